@@ -1,0 +1,250 @@
+"""Values that cross stages: records, works, matches, findings, skips and the audit result."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class Severity(IntEnum):
+    """How bad a finding is; ordered so that comparisons mean "at least as bad as"."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str | int | Severity) -> Severity:
+        """Read a severity from its name (any case) or its number.
+
+        Raises:
+            ValueError: the value names no severity; the message lists the valid ones.
+        """
+        if isinstance(value, Severity):
+            return value
+        if isinstance(value, int):
+            return cls(value)
+        try:
+            return cls[str(value).strip().upper()]
+        except KeyError:
+            names = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {value!r}: use one of {names}") from None
+
+
+SEVERITY_NAMES: tuple[str, ...] = tuple(s.label for s in sorted(Severity, reverse=True))
+"""Severity names from the worst down, the order reports list them in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One corpus record as read from an input.
+
+    Attributes:
+        id: the record's id field, else ``<input>:<row>``.
+        text: the text to audit, exactly as read (offsets point into it).
+        input: the input file, relative to the corpus root given on the command line.
+        row: 1-based position of the record in its input (the line for JSONL, the row for Parquet).
+        url: the record's URL, if any.
+        license: the declared licence, as written, if any.
+        meta: every other top-level field, for metadata rules.
+    """
+
+    id: str
+    text: str
+    input: str
+    row: int
+    url: str | None = None
+    license: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> RecordRef:
+        return RecordRef(id=self.id, input=self.input, row=self.row, url=self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRef:
+    """Where a record is: enough to find it again without holding its text."""
+
+    id: str
+    input: str
+    row: int
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An input, or one row of it, that could not be audited, and why."""
+
+    input: str
+    row: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkRef:
+    """Enough of a registered work to name it in a finding."""
+
+    id: str
+    title: str
+    registry: str
+    isbns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Character offsets of one matched passage in the record and, for copies, in the work.
+
+    Ends are exclusive. ``work_start``/``work_end`` are None for record-only evidence (a notice).
+    """
+
+    record_start: int
+    record_end: int
+    work_start: int | None = None
+    work_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The text behind one span, cut to a readable length; ``work_text`` is None when unavailable."""
+
+    record_text: str
+    work_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """How much of a record copies a work (contract fields of report.json)."""
+
+    similarity: float
+    record_coverage: float
+    matched_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A verified copy of (part of) a registered work inside one record.
+
+    Attributes:
+        work: the work that was copied.
+        kind: ``near-duplicate`` (verified passage match) or ``exact-duplicate`` (same text or file hash).
+        similarity: Jaccard similarity of the shingles of the matched record and work spans.
+        record_coverage: share of the record's tokens inside matched spans.
+        matched_tokens: record tokens inside matched spans.
+        work_tokens: work tokens inside matched spans (for the share of the work found).
+        spans: the matched passages, in record order.
+        evidence: the text of each span, in the same order.
+    """
+
+    work: WorkRef
+    kind: str
+    similarity: float
+    record_coverage: float
+    matched_tokens: int
+    work_tokens: int
+    spans: tuple[Span, ...]
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def score(self) -> Score:
+        return Score(self.similarity, self.record_coverage, self.matched_tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule's verdict on one record (and, for content rules, one work)."""
+
+    rule_id: str
+    severity: Severity
+    kind: str
+    record: RecordRef
+    message: str
+    work: WorkRef | None = None
+    score: Score | None = None
+    spans: tuple[Span, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    detail: str = ""
+    """What made the rule fire (a domain, a licence, a notice's text); part of the fingerprint."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable id for baselines: the same rule on the same record (and work, and detail)."""
+        parts = [self.rule_id, self.record.input, self.record.id, self.work.id if self.work else "", self.detail]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class InputSummary:
+    """One input file: where it is, its digest, and how many records it gave."""
+
+    path: str
+    sha256: str
+    records: int
+    skipped: int
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
+class PackInfo:
+    """A rule pack that took part in a run."""
+
+    name: str
+    digest: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryInfo:
+    """A registry that took part in a run."""
+
+    name: str
+    digest: str
+    works: int
+    config_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkPresence:
+    """How much of one work was found anywhere in the corpus."""
+
+    work: WorkRef
+    coverage: float
+    records: int
+    work_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRisk:
+    """One provenance source (URL host, else input file): how many records, how many flagged, how risky."""
+
+    key: str
+    records: int
+    flagged: int
+    max_severity: Severity | None
+    risk: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    """Everything a scan found; reporters and the CLI turn it into files and an exit code."""
+
+    inputs: tuple[InputSummary, ...]
+    registries: tuple[RegistryInfo, ...]
+    rule_packs: tuple[PackInfo, ...]
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+    works: tuple[WorkPresence, ...]
+    sources: tuple[SourceRisk, ...]
+    records_scanned: int
+    config_id: str
+    started: str
+    finished: str

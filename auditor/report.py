@@ -1,0 +1,152 @@
+"""The report record: an AuditResult as the report.json schema every output format is built from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from auditor import __version__
+from auditor.models import SEVERITY_NAMES, AuditResult, Finding, Severity
+
+SCHEMA_VERSION = 1
+
+
+def finding_record(finding: Finding) -> dict[str, Any]:
+    """One finding as report.json writes it."""
+    record = finding.record
+    return {
+        "fingerprint": finding.fingerprint,
+        "rule_id": finding.rule_id,
+        "severity": finding.severity.label,
+        "kind": finding.kind,
+        "record": {"id": record.id, "input": record.input, "row": record.row, "url": record.url},
+        "work": (
+            {
+                "id": finding.work.id,
+                "title": finding.work.title,
+                "registry": finding.work.registry,
+                "isbns": list(finding.work.isbns),
+            }
+            if finding.work
+            else None
+        ),
+        "score": (
+            {
+                "similarity": round(finding.score.similarity, 4),
+                "record_coverage": round(finding.score.record_coverage, 4),
+                "matched_tokens": finding.score.matched_tokens,
+            }
+            if finding.score
+            else None
+        ),
+        "spans": [
+            {
+                "record_start": s.record_start,
+                "record_end": s.record_end,
+                "work_start": s.work_start,
+                "work_end": s.work_end,
+            }
+            for s in finding.spans
+        ],
+        "evidence": [{"record_text": e.record_text, "work_text": e.work_text} for e in finding.evidence],
+        "message": finding.message,
+        "detail": finding.detail,
+        "suppressed": None,
+    }
+
+
+def sort_key(finding: Finding) -> tuple[Any, ...]:
+    """Findings are listed worst first, then by place, so reports are byte-stable across runs."""
+    return (
+        -int(finding.severity),
+        finding.record.input,
+        finding.record.row,
+        finding.rule_id,
+        finding.work.id if finding.work else "",
+        finding.detail,
+    )
+
+
+def build_report(
+    result: AuditResult,
+    *,
+    command: Sequence[str],
+    exit_code: int,
+    rules: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """Turn a scan's result into the report.json record (see docs/report-schema.md).
+
+    Args:
+        result: what the scan found.
+        command: the command line as run, for the chain of custody.
+        exit_code: the exit code the CLI decided, written into the summary.
+        rules: the active rules (id, name, severity, kind, description), for reporters that list them.
+    """
+    findings = sorted(result.findings, key=sort_key)
+    by_severity = dict.fromkeys(SEVERITY_NAMES, 0)
+    flagged: set[tuple[str, int]] = set()
+    for finding in findings:
+        by_severity[finding.severity.label] += 1
+        flagged.add((finding.record.input, finding.record.row))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "auditor", "version": __version__},
+        "run": {
+            "started": result.started,
+            "finished": result.finished,
+            "command": list(command),
+            "config_id": result.config_id,
+        },
+        "registries": [
+            {"name": r.name, "digest": r.digest, "works": r.works, "config_id": r.config_id}
+            for r in result.registries
+        ],
+        "rule_packs": [{"name": p.name, "digest": p.digest} for p in result.rule_packs],
+        "rules": [dict(rule) for rule in rules],
+        "inputs": [
+            {"path": i.path, "sha256": i.sha256, "format": i.format, "records": i.records, "skipped": i.skipped}
+            for i in result.inputs
+        ],
+        "summary": {
+            "records_scanned": result.records_scanned,
+            "records_skipped": sum(1 for s in result.skipped if s.row is not None),
+            "inputs_skipped": sum(1 for s in result.skipped if s.row is None),
+            "records_flagged": len(flagged),
+            "by_severity": by_severity,
+            "exit_code": exit_code,
+        },
+        "findings": [finding_record(f) for f in findings],
+        "sources": [
+            {
+                "key": s.key,
+                "records": s.records,
+                "flagged": s.flagged,
+                "max_severity": s.max_severity.label if s.max_severity is not None else None,
+                "risk": round(s.risk, 4),
+            }
+            for s in result.sources
+        ],
+        "works": [
+            {
+                "id": w.work.id,
+                "title": w.work.title,
+                "registry": w.work.registry,
+                "coverage": round(w.coverage, 4),
+                "records": w.records,
+            }
+            for w in result.works
+        ],
+        "skipped": [{"input": s.input, "row": s.row, "reason": s.reason} for s in result.skipped],
+    }
+
+
+def max_severity(report: dict[str, Any]) -> Severity | None:
+    """The worst unsuppressed severity in a report record, or None when it has no findings."""
+    worst: Severity | None = None
+    for finding in report["findings"]:
+        if finding.get("suppressed"):
+            continue
+        sev = Severity.parse(finding["severity"])
+        if worst is None or sev > worst:
+            worst = sev
+    return worst
