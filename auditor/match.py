@@ -1,0 +1,327 @@
+"""Candidates from the LSH band index → verified, maximal matched spans with character offsets.
+
+LSH only proposes (record window, work passage) pairs; it has false positives and misses nothing
+that verification could confirm, so every candidate is checked on the actual shingles:
+
+1. pair every record shingle with the equal shingles of the candidate work regions;
+2. chain pairs that stay close in both texts (small gaps, local jumps allowed for reordered
+   sentences), so scattered common phrases never form a chain;
+3. keep chains with enough matched shingles at enough density; merge neighbours into maximal spans.
+
+Boilerplate shingles (shared by many works) were masked at build time and are masked in records
+here, so licence headers and copyright-page templates cannot create a match on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter
+from auditor.models import Evidence, Match, Span
+from auditor.normalize import Tokens
+from auditor.registry import WorkRegistry
+
+EVIDENCE_CHARS = 1200
+"""Longest excerpt kept per span and side; the offsets always give the full span."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSettings:
+    """Verification thresholds (scanner options; not part of the registry's fingerprint config).
+
+    Attributes:
+        min_shingles: fewest matched shingles in a chain for it to count.
+        min_density: matched shingles / record shingle positions spanned by the chain.
+        max_gap: largest step, in record tokens, between two pairs of one chain.
+        max_jump: largest step in the work between two pairs of one chain (reordered sentences).
+        max_occurrences: a shingle found more often than this in one work region is ignored.
+    """
+
+    min_shingles: int = 6
+    min_density: float = 0.3
+    max_gap: int = 24
+    max_jump: int = 96
+    max_occurrences: int = 8
+
+
+@dataclass(slots=True)
+class _Chain:
+    rec_first: int
+    rec_last: int
+    work_min: int
+    work_max: int
+    last_work: int
+    positions: list[int]
+
+
+def record_shingles(registry: WorkRegistry, tokens: Tokens, fingerprinter: Fingerprinter) -> np.ndarray:
+    """A record's shingles with the registry's boilerplate masked out."""
+    from auditor.fingerprint import shingles
+
+    values = shingles(tokens.hashes, fingerprinter.config.shingle_size)
+    if len(values) and len(registry.boilerplate):
+        pos = np.searchsorted(registry.boilerplate, values)
+        pos[pos >= len(registry.boilerplate)] = 0
+        values = values.copy()
+        values[registry.boilerplate[pos] == values] = MASKED
+    return values
+
+
+def candidates(
+    registry: WorkRegistry, keys: np.ndarray, window_starts: np.ndarray
+) -> dict[int, list[tuple[int, int]]]:
+    """Look up a record's band keys; returns work → [(record window start, passage start)]."""
+    flat = keys.reshape(-1)
+    lo = np.searchsorted(registry.band_key, flat, side="left")
+    hi = np.searchsorted(registry.band_key, flat, side="right")
+    hits = np.nonzero(hi > lo)[0]
+    found: dict[int, set[tuple[int, int]]] = {}
+    bands = keys.shape[1]
+    for h in hits:
+        window = int(h // bands)
+        for p in registry.band_passage[lo[h] : hi[h]]:
+            work = int(registry.passage_work[p])
+            found.setdefault(work, set()).add((int(window_starts[window]), int(registry.passage_start[p])))
+    return {w: sorted(v) for w, v in sorted(found.items())}
+
+
+def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _pairs(
+    rec_values: np.ndarray,
+    rec_ranges: list[tuple[int, int]],
+    work_values: np.ndarray,
+    work_ranges: list[tuple[int, int]],
+    max_occurrences: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    rec_pos = np.concatenate([np.arange(s, e) for s, e in rec_ranges])
+    work_pos = np.concatenate([np.arange(s, e) for s, e in work_ranges])
+    rv = rec_values[rec_pos]
+    wv = work_values[work_pos]
+    keep_w = wv != MASKED
+    wv, work_pos = wv[keep_w], work_pos[keep_w]
+    order = np.argsort(wv, kind="stable")
+    wv, work_pos = wv[order], work_pos[order]
+    keep_r = rv != MASKED
+    rv, rec_pos = rv[keep_r], rec_pos[keep_r]
+    lo = np.searchsorted(wv, rv, side="left")
+    hi = np.searchsorted(wv, rv, side="right")
+    count = hi - lo
+    ok = (count > 0) & (count <= max_occurrences)
+    if not ok.any():
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    lo, count, rec_pos = lo[ok], count[ok], rec_pos[ok]
+    rec_rep = np.repeat(rec_pos, count)
+    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    work_idx = np.repeat(lo, count) + offsets
+    return rec_rep.astype(np.int64), work_pos[work_idx].astype(np.int64)
+
+
+def _chain(rec: np.ndarray, work: np.ndarray, settings: MatchSettings) -> list[_Chain]:
+    order = np.lexsort((work, rec))
+    chains: list[_Chain] = []
+    active: list[_Chain] = []
+    for i, j in zip(rec[order].tolist(), work[order].tolist(), strict=True):
+        best: _Chain | None = None
+        best_cost = 0
+        still: list[_Chain] = []
+        for chain in active:
+            if i - chain.rec_last > settings.max_gap:
+                continue
+            still.append(chain)
+            if abs(j - chain.last_work) > settings.max_jump:
+                continue
+            cost = abs((j - chain.last_work) - (i - chain.rec_last))
+            if best is None or cost < best_cost:
+                best, best_cost = chain, cost
+        active = still
+        if best is None:
+            chain = _Chain(i, i, j, j, j, [i])
+            chains.append(chain)
+            active.append(chain)
+        else:
+            if best.positions[-1] != i:
+                best.positions.append(i)
+            best.rec_last = i
+            best.last_work = j
+            best.work_min = min(best.work_min, j)
+            best.work_max = max(best.work_max, j)
+    return chains
+
+
+def _accept(chain: _Chain, settings: MatchSettings) -> bool:
+    n = len(chain.positions)
+    return n >= settings.min_shingles and n / (chain.rec_last - chain.rec_first + 1) >= settings.min_density
+
+
+def _merge_chains(chains: list[_Chain], settings: MatchSettings) -> list[_Chain]:
+    chains = sorted(chains, key=lambda c: (c.rec_first, c.work_min))
+    merged: list[_Chain] = []
+    for chain in chains:
+        prev = merged[-1] if merged else None
+        if (
+            prev is not None
+            and chain.rec_first - prev.rec_last <= settings.max_gap
+            and chain.work_min - prev.work_max <= settings.max_jump
+            and prev.work_min - chain.work_max <= settings.max_jump
+        ):
+            prev.rec_last = max(prev.rec_last, chain.rec_last)
+            prev.work_min = min(prev.work_min, chain.work_min)
+            prev.work_max = max(prev.work_max, chain.work_max)
+            prev.positions = sorted(set(prev.positions) | set(chain.positions))
+        else:
+            merged.append(
+                _Chain(
+                    chain.rec_first,
+                    chain.rec_last,
+                    chain.work_min,
+                    chain.work_max,
+                    chain.last_work,
+                    list(chain.positions),
+                )
+            )
+    return merged
+
+
+def _clip(text: str | None, start: int, end: int) -> str | None:
+    if text is None:
+        return None
+    if end - start <= EVIDENCE_CHARS:
+        return text[start:end]
+    half = EVIDENCE_CHARS // 2
+    return text[start : start + half] + " … " + text[end - half : end]
+
+
+class Matcher:
+    """Finds verified copies of one registry's works in records."""
+
+    def __init__(self, registry: WorkRegistry, settings: MatchSettings | None = None) -> None:
+        self.registry = registry
+        self.settings = settings or MatchSettings()
+        self.config: FingerprintConfig = registry.config
+        self.fingerprinter = Fingerprinter(self.config)
+
+    def match(self, text: str, tokens: Tokens) -> list[Match]:
+        """Every work of the registry that the text copies, with spans; sorted by work id."""
+        values = record_shingles(self.registry, tokens, self.fingerprinter)
+        if len(values) == 0:
+            return []
+        matches = self._exact(text, tokens)
+        exact_works = {m.work.id for m in matches}
+        sigs, starts = self.fingerprinter.window_signatures(values)
+        if len(sigs) == 0:
+            return matches
+        found = candidates(self.registry, self.fingerprinter.band_keys(sigs), starts)
+        window = self.config.window
+        margin = window
+        for work, hits in found.items():
+            if self.registry.refs[work].id in exact_works:
+                continue
+            base = int(self.registry.work_offset[work])
+            n_work = self.registry.work_tokens(work)
+            rec_ranges = _merge_ranges(
+                [(max(0, r - margin), min(len(values), r + window + margin)) for r, _ in hits]
+            )
+            work_ranges = _merge_ranges(
+                [(max(0, p - margin), min(n_work, p + window + margin)) for _, p in hits]
+            )
+            work_values = self.registry.tok_shingle[base : base + n_work]
+            rec_pos, work_pos = _pairs(
+                values, rec_ranges, work_values, work_ranges, self.settings.max_occurrences
+            )
+            if len(rec_pos) < self.settings.min_shingles:
+                continue
+            chains = [c for c in _chain(rec_pos, work_pos, self.settings) if _accept(c, self.settings)]
+            if not chains:
+                continue
+            chains = _merge_chains(chains, self.settings)
+            matches.append(self._to_match(text, tokens, values, work, chains))
+        return sorted(matches, key=lambda m: m.work.id)
+
+    def _exact(self, text: str, tokens: Tokens) -> list[Match]:
+        from auditor.registry import text_hash
+
+        work = self.registry.work_for_hash("text", text_hash(tokens.hashes))
+        if work is None:
+            return []
+        n = self.registry.work_tokens(work)
+        base = int(self.registry.work_offset[work])
+        work_text = self.registry.work_text(work)
+        span = Span(
+            0, len(text), int(self.registry.tok_start[base]), int(self.registry.tok_end[base + n - 1])
+        )
+        return [
+            Match(
+                work=self.registry.refs[work],
+                kind="exact-duplicate",
+                similarity=1.0,
+                record_coverage=1.0,
+                matched_tokens=len(tokens),
+                work_tokens=n,
+                spans=(span,),
+                evidence=(
+                    Evidence(
+                        _clip(text, 0, len(text)) or "",
+                        _clip(work_text, span.work_start or 0, span.work_end or 0),
+                    ),
+                ),
+            )
+        ]
+
+    def _to_match(
+        self, text: str, tokens: Tokens, values: np.ndarray, work: int, chains: list[_Chain]
+    ) -> Match:
+        k = self.config.shingle_size
+        reg = self.registry
+        base = int(reg.work_offset[work])
+        n_work = reg.work_tokens(work)
+        work_values = reg.tok_shingle[base : base + n_work]
+        work_text = reg.work_text(work)
+        spans: list[Span] = []
+        evidence: list[Evidence] = []
+        rec_tokens = 0
+        work_tokens = 0
+        rec_set: set[int] = set()
+        work_set: set[int] = set()
+        for c in chains:
+            r0, r1 = c.rec_first, min(len(tokens) - 1, c.rec_last + k - 1)
+            w0, w1 = c.work_min, min(n_work - 1, c.work_max + k - 1)
+            span = Span(
+                int(tokens.starts[r0]),
+                int(tokens.ends[r1]),
+                int(reg.tok_start[base + w0]),
+                int(reg.tok_end[base + w1]),
+            )
+            spans.append(span)
+            evidence.append(
+                Evidence(
+                    _clip(text, span.record_start, span.record_end) or "",
+                    _clip(work_text, span.work_start or 0, span.work_end or 0),
+                )
+            )
+            rec_tokens += r1 - r0 + 1
+            work_tokens += w1 - w0 + 1
+            rec_set.update(v for v in values[c.rec_first : c.rec_last + 1].tolist() if v)
+            work_set.update(v for v in work_values[c.work_min : c.work_max + 1].tolist() if v)
+        union = len(rec_set | work_set)
+        similarity = len(rec_set & work_set) / union if union else 0.0
+        return Match(
+            work=reg.refs[work],
+            kind="near-duplicate",
+            similarity=similarity,
+            record_coverage=min(1.0, rec_tokens / max(1, len(tokens))),
+            matched_tokens=rec_tokens,
+            work_tokens=work_tokens,
+            spans=tuple(spans),
+            evidence=tuple(evidence),
+        )

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, shingles
+from auditor.normalize import tokenize
+
+SENTENCE = "the cat sat on the mat"
+
+
+def test_shingle_golden_values():
+    # Stable across versions and platforms: a change here invalidates every registry on disk.
+    values = shingles(tokenize(SENTENCE).hashes, 4)
+    assert [hex(int(v)) for v in values] == ["0xe093655f5c54494f", "0xb4b5d3af2084e8a", "0xa4b61eeffd1dcf58"]
+
+
+def test_signature_and_band_key_golden_values():
+    fp = Fingerprinter(FingerprintConfig())
+    sigs, starts = fp.window_signatures(shingles(tokenize(SENTENCE).hashes, 4))
+    assert starts.tolist() == [0]
+    assert [hex(int(v)) for v in sigs[0][:3]] == [
+        "0x8b94d33979f63afa",
+        "0x6614ec29e0de1577",
+        "0x6582f4408dd70878",
+    ]
+    assert [hex(int(v)) for v in fp.band_keys(sigs)[0][:2]] == ["0x8f14b79cb4552a9a", "0x13650c9f9ac44171"]
+
+
+def test_too_short_text_has_no_shingles():
+    assert len(shingles(tokenize("three words only").hashes, 4)) == 0
+
+
+def test_signatures_equal_datasketch_affine64_on_the_same_shingles(words):
+    cfg = FingerprintConfig()
+    values = shingles(tokenize(words.text(400)).hashes, cfg.shingle_size)
+    sigs, starts = Fingerprinter(cfg).window_signatures(values)
+    for sig, start in zip(sigs, starts, strict=True):
+        ref = MinHash(num_perm=cfg.num_perm, seed=cfg.seed, scheme="affine64", hashfunc=lambda x: x)
+        ref.update_batch([int(v) for v in values[start : start + cfg.window]])
+        assert np.array_equal(ref.hashvalues, sig)
+
+
+def test_jaccard_estimates_agree_with_datasketch_within_tolerance(words):
+    cfg = FingerprintConfig(num_perm=256, bands=128, rows=2, stride=5000)
+    base = words.text(3000).split()
+    edited = list(base)
+    for i in range(0, len(edited), 7):
+        edited[i] = "changed"
+    a = shingles(tokenize(" ".join(base)).hashes, 4)
+    b = shingles(tokenize(" ".join(edited)).hashes, 4)
+    fp = Fingerprinter(cfg)
+    sa, sb = fp.window_signatures(a)[0][0], fp.window_signatures(b)[0][0]
+    ours = float(np.mean(sa == sb))
+    ma = MinHash(num_perm=256, seed=1, scheme="affine64", hashfunc=lambda x: x)
+    mb = MinHash(num_perm=256, seed=1, scheme="affine64", hashfunc=lambda x: x)
+    ma.update_batch([int(v) for v in a])
+    mb.update_batch([int(v) for v in b])
+    true = len(set(a.tolist()) & set(b.tolist())) / len(set(a.tolist()) | set(b.tolist()))
+    assert ours == pytest.approx(ma.jaccard(mb), abs=1e-12)
+    assert ours == pytest.approx(true, abs=0.08)
+
+
+def test_windows_overlap_by_half_and_union_is_elementwise_minimum(words):
+    cfg = FingerprintConfig()
+    fp = Fingerprinter(cfg)
+    values = shingles(tokenize(words.text(500)).hashes, cfg.shingle_size)
+    sigs, starts = fp.window_signatures(values)
+    assert starts.tolist() == list(range(0, cfg.stride * len(starts), cfg.stride))
+    blocks = fp.block_minhashes(values)
+    assert np.array_equal(sigs[3], np.minimum(blocks[:, 3], blocks[:, 4]))
+
+
+def test_masked_shingles_are_ignored_and_empty_windows_dropped():
+    cfg = FingerprintConfig(stride=2)
+    fp = Fingerprinter(cfg)
+    values = np.array([5, 6, MASKED, MASKED, MASKED, MASKED, 7, 8], dtype=np.uint64)
+    sigs, starts = fp.window_signatures(values)
+    assert starts.tolist() == [0, 4]  # the window over only masked shingles is gone
+    unmasked = fp.window_signatures(np.array([5, 6], dtype=np.uint64))[0][0]
+    assert np.array_equal(sigs[0], unmasked)
+
+
+def test_config_must_be_consistent():
+    with pytest.raises(ValueError, match="must equal num_perm"):
+        FingerprintConfig(num_perm=64, bands=10, rows=2)
+    assert FingerprintConfig().config_id.startswith("n1_k4_s24_p64_b32r2_seed1")
+    assert FingerprintConfig(seed=2).differences(FingerprintConfig()) == ["seed: 2 != 1"]

@@ -1,0 +1,84 @@
+import random
+
+import pytest
+
+from auditor.match import Matcher
+from auditor.normalize import tokenize
+from tests.conftest import BOILERPLATE
+
+
+def plant(words, work_text: str, start_word: int, n_words: int, before: int = 200, after: int = 200):
+    tokens = work_text.split(" ")
+    passage = " ".join(tokens[start_word : start_word + n_words])
+    text = words.text(before) + " " + passage + " " + words.text(after)
+    rs = text.index(passage)
+    ws = work_text.index(passage)
+    return text, (rs, rs + len(passage)), (ws, ws + len(passage))
+
+
+def overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+@pytest.mark.parametrize("n_words", [30, 60, 200, 800])
+def test_verbatim_passage_is_found_with_exact_spans(small_registry, small_works, words, n_words):
+    work = small_works["work-3"]
+    text, rec_span, work_span = plant(words, work, 500, n_words)
+    matches = Matcher(small_registry).match(text, tokenize(text))
+    assert [m.work.id for m in matches] == ["work-3"]
+    (m,) = matches
+    assert m.kind == "near-duplicate"
+    got_rec = (m.spans[0].record_start, m.spans[-1].record_end)
+    got_work = (m.spans[0].work_start, m.spans[-1].work_end)
+    # Spans cover the planted passage up to a word at either end (a shingle straddling the seam).
+    assert overlap(got_rec, rec_span) >= 0.9 * (rec_span[1] - rec_span[0])
+    assert overlap(got_work, work_span) >= 0.9 * (work_span[1] - work_span[0])
+    assert overlap(got_rec, rec_span) >= 0.9 * (got_rec[1] - got_rec[0])
+    assert m.matched_tokens == pytest.approx(n_words, abs=4)
+    assert m.evidence[0].work_text is not None
+
+
+def test_edited_and_reformatted_copy_is_found(small_registry, small_works, words):
+    rng = random.Random(3)
+    passage = small_works["work-5"].split(" ")[800:1100]
+    edited = [("xyz" + w if rng.random() < 0.10 else w) for w in passage]
+    flowed = "\n".join(" ".join(edited[i : i + 9]).upper() for i in range(0, len(edited), 9))
+    text = words.text(100) + "\n" + flowed + "\n" + words.text(100)
+    (m,) = Matcher(small_registry).match(text, tokenize(text))
+    assert m.work.id == "work-5"
+    assert m.matched_tokens >= 250
+
+
+def test_reordered_sentences_are_found(small_registry, small_works, words):
+    sentences = " ".join(small_works["work-1"].split(" ")[600:900]).split(". ")
+    random.Random(1).shuffle(sentences)
+    text = words.text(50) + " " + ". ".join(sentences) + " " + words.text(50)
+    (m,) = Matcher(small_registry).match(text, tokenize(text))
+    assert m.work.id == "work-1"
+    assert m.matched_tokens >= 200
+
+
+def test_boilerplate_alone_never_matches(small_registry, words):
+    text = words.text(80) + "\n" + BOILERPLATE + "\n" + words.text(80)
+    assert Matcher(small_registry).match(text, tokenize(text)) == []
+
+
+def test_unrelated_text_gives_no_match(small_registry, words):
+    matcher = Matcher(small_registry)
+    for _ in range(50):
+        text = words.text(400)
+        assert matcher.match(text, tokenize(text)) == []
+
+
+def test_whole_work_is_an_exact_duplicate_even_reformatted(small_registry, small_works):
+    text = small_works["work-2"].upper().replace(" ", "\n")
+    matches = Matcher(small_registry).match(text, tokenize(text))
+    assert [(m.work.id, m.kind) for m in matches] == [("work-2", "exact-duplicate")]
+    assert matches[0].record_coverage == 1.0
+
+
+def test_two_works_in_one_record_give_two_matches(small_registry, small_works, words):
+    a = " ".join(small_works["work-0"].split(" ")[300:400])
+    b = " ".join(small_works["work-7"].split(" ")[1300:1400])
+    text = words.text(50) + " " + a + " " + words.text(50) + " " + b
+    assert [m.work.id for m in Matcher(small_registry).match(text, tokenize(text))] == ["work-0", "work-7"]
