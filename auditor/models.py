@@ -178,7 +178,13 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable id for baselines: the same rule on the same record (and work, and detail)."""
-        parts = [self.rule_id, self.record.input, self.record.id, self.work.id if self.work else "", self.detail]
+        parts = [
+            self.rule_id,
+            self.record.input,
+            self.record.id,
+            self.work.id if self.work else "",
+            self.detail,
+        ]
         return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

@@ -104,7 +104,13 @@ def build_report(
         "rule_packs": [{"name": p.name, "digest": p.digest} for p in result.rule_packs],
         "rules": [dict(rule) for rule in rules],
         "inputs": [
-            {"path": i.path, "sha256": i.sha256, "format": i.format, "records": i.records, "skipped": i.skipped}
+            {
+                "path": i.path,
+                "sha256": i.sha256,
+                "format": i.format,
+                "records": i.records,
+                "skipped": i.skipped,
+            }
             for i in result.inputs
         ],
         "summary": {
