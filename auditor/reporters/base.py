@@ -1,0 +1,111 @@
+"""The reporter interface, the registry of reporters by ``--format`` name, and atomic report writing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from auditor.errors import UsageError
+
+
+class Reporter(ABC):
+    """Renders the report.json record (see docs/report-schema.md) as one output format.
+
+    A reporter reads only the record, never an ``AuditResult``, so ``auditor report`` can re-render a
+    saved report.json without rescanning.
+    """
+
+    name: ClassVar[str]
+    """The ``--format`` name."""
+    filename: ClassVar[str]
+    """The file ``scan`` writes into OUTDIR for this format."""
+    binary: ClassVar[bool] = False
+    """True when ``render`` returns bytes, False when it returns text (written as UTF-8)."""
+
+    @abstractmethod
+    def render(self, report: dict[str, Any]) -> str | bytes:
+        """Render one report record.
+
+        Args:
+            report: the report.json record, as built by ``auditor.report.build_report`` or read back
+                from a report.json.
+        """
+
+
+REPORTERS: dict[str, type[Reporter]] = {}
+"""Every reporter by its ``--format`` name; filled by ``register`` when the format modules are imported."""
+
+R = TypeVar("R", bound=type[Reporter])
+
+
+def register(cls: R) -> R:
+    """Class decorator: make a reporter available under its ``name``."""
+    if cls.name in REPORTERS and REPORTERS[cls.name] is not cls:
+        raise ValueError(f"reporter name {cls.name!r} is taken by {REPORTERS[cls.name].__qualname__}")
+    REPORTERS[cls.name] = cls
+    return cls
+
+
+def get_reporter(name: str) -> Reporter:
+    """An instance of the reporter registered under ``name``.
+
+    Raises:
+        UsageError: no reporter has that name; the message lists the valid ones.
+    """
+    try:
+        cls = REPORTERS[name.strip().lower()]
+    except KeyError:
+        valid = ", ".join(sorted(REPORTERS))
+        raise UsageError(f"unknown report format {name!r}: use one of {valid}") from None
+    return cls()
+
+
+def write_report(path: Path, data: str | bytes) -> None:
+    """Write a rendered report atomically: the file at ``path`` is either the old one or the new one.
+
+    The data goes to a temporary file in the same directory (so the rename stays on one file system),
+    which is flushed, fsynced and renamed over ``path``. On any error the temporary file is removed and
+    the previous file, if any, is left untouched. Writing several formats is not one transaction.
+
+    Args:
+        path: where the report goes; its directory must exist.
+        data: the rendered report; text is written as UTF-8.
+    """
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates the file 0600; a report keeps the mode of the file it replaces, else 0644.
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename is only durable once the directory entry is; not every platform can open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
