@@ -1,0 +1,235 @@
+"""The rule set of a scan: default and user packs loaded together, and the evaluation of one record."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import UsageError
+from auditor.models import Finding, Match, PackInfo, Record
+from auditor.rules import kinds as _kinds  # noqa: F401  (registers the built-in check kinds)
+from auditor.rules.check import (
+    KINDS,
+    Check,
+    CompileContext,
+    NoFacts,
+    RegistryFacts,
+    Subject,
+    validate_message,
+)
+from auditor.rules.licenses import USES, LicenseClassifier, LicenseTable
+from auditor.rules.pack import PackSource, read_pack
+from auditor.rules.params import Cursor
+from auditor.rules.problems import ProblemLog
+from auditor.rules.rule import Rule
+
+__all__ = ["RegistryFacts", "RuleSet", "default_pack_dir", "default_pack_paths", "load_rule_set"]
+
+_NO_FACTS = NoFacts()
+
+
+def default_pack_dir() -> Path:
+    """The folder of the bundled packs: ``auditor/packs`` when installed, else the repository's ``rules/``."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "packs"
+    return packaged if packaged.is_dir() else package.parent / "rules"
+
+
+def default_pack_paths() -> list[Path]:
+    """The bundled packs, by file name."""
+    folder = default_pack_dir()
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def _finding_order(finding: Finding) -> tuple[Any, ...]:
+    spans = tuple((s.record_start, s.record_end, s.work_start or -1, s.work_end or -1) for s in finding.spans)
+    score = (finding.score.matched_tokens, finding.score.similarity) if finding.score else (-1, -1.0)
+    work = (finding.work.registry, finding.work.id) if finding.work else ("", "")
+    return (-finding.severity, finding.rule_id, work, finding.detail, spans, score, finding.message)
+
+
+class RuleSet:
+    """The active rules of a scan and the packs they came from.
+
+    Attributes:
+        packs: every pack loaded, in loading order (defaults first).
+        rules: the enabled rules, by id.
+        disabled: rules switched off by their pack or by a later pack's ``disable:``, by id.
+        use: the intended use licences are judged for (``commercial`` or ``research``).
+    """
+
+    def __init__(
+        self, packs: tuple[PackInfo, ...], checks: Sequence[Check], disabled: tuple[Rule, ...], use: str
+    ) -> None:
+        ordered = sorted(checks, key=lambda c: c.rule.id)
+        self.packs = packs
+        self.rules: tuple[Rule, ...] = tuple(c.rule for c in ordered)
+        self.disabled = disabled
+        self.use = use
+        self._record_checks = tuple(c for c in ordered if not c.uses_matches)
+        self._match_checks = tuple(c for c in ordered if c.uses_matches)
+        self._by_code = {code: c.rule for c in ordered for code in (c.rule.id, *c.rule.aliases)}
+
+    def __repr__(self) -> str:
+        return f"RuleSet(packs={[p.name for p in self.packs]}, rules={len(self.rules)}, use={self.use!r})"
+
+    def rule(self, code: str) -> Rule | None:
+        """The enabled rule with this id or alias."""
+        return self._by_code.get(code)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The enabled rules as reports list them, by id."""
+        return [rule.describe() for rule in self.rules]
+
+    def evaluate(
+        self, record: Record, matches: Sequence[Match], facts: RegistryFacts | None = None
+    ) -> list[Finding]:
+        """Every finding of every enabled rule on one record.
+
+        Args:
+            record: the record, as read.
+            matches: its verified matches against the registries (empty when none).
+            facts: registry look-ups (ISBNs); None when no registry is open.
+
+        Returns:
+            Findings from the worst down, then by rule id, work, detail and first offset.
+        """
+        subject = Subject(record, matches, facts if facts is not None else _NO_FACTS)
+        findings: list[Finding] = []
+        for check in self._record_checks:
+            findings.extend(check.evaluate(subject))
+        if matches:
+            for check in self._match_checks:
+                findings.extend(check.evaluate(subject))
+        findings.sort(key=_finding_order)
+        return findings
+
+
+def _expand(paths: Iterable[Path], log: ProblemLog) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            if not found:
+                log.add(
+                    str(path), None, "folder holds no .yaml rule packs", "give pack files or a folder of them"
+                )
+            out.extend(found)
+        elif path.is_file():
+            out.append(path)
+        else:
+            log.add(str(path), None, "rule pack not found", "check the path given to --rules")
+    return out
+
+
+def load_rule_set(
+    packs: Sequence[Path] = (), *, use: str = "commercial", include_defaults: bool = True
+) -> RuleSet:
+    """Load the bundled packs (all ``rules/*.yaml``) and the user's packs into one rule set.
+
+    Args:
+        packs: user pack files, or folders of them, applied after the defaults (so their ``disable:``
+            and ``enable:`` win).
+        use: ``commercial`` or ``research``; decides how licences are judged.
+        include_defaults: False to load only ``packs``.
+
+    Raises:
+        RulePackError: listing every problem of every pack, one ``file:line: message (fix)`` a line.
+        UsageError: ``use`` is not a known use.
+    """
+    if use not in USES:
+        raise UsageError(f"unknown use {use!r}: use one of {', '.join(USES)}")
+    log = ProblemLog()
+    files = (default_pack_paths() if include_defaults else []) + _expand(packs, log)
+    seen_files: set[Path] = set()
+    sources: list[PackSource] = []
+    for path in files:
+        resolved = path.resolve()
+        if resolved in seen_files:
+            continue  # a default pack named again with --rules is loaded once
+        seen_files.add(resolved)
+        source = read_pack(path, log)
+        if source is not None:
+            sources.append(source)
+    if not sources and not len(log):
+        log.add("<rules>", None, "no rule packs to load", "give --rules PACK or keep the default packs")
+
+    pack_names: dict[str, str] = {}
+    for source in sources:
+        first = pack_names.setdefault(source.info.name, source.info.path)
+        if first != source.info.path:
+            log.add(
+                source.info.path,
+                1,
+                f"pack name {source.info.name!r} is also used by {first}",
+                "rename one pack",
+            )
+
+    classifier = LicenseClassifier(LicenseTable.combine(s.licenses for s in sources if s.licenses), use)
+    declared: dict[str, Cursor] = {}
+    for source in sources:
+        for code, at in source.ids:
+            first_at = declared.setdefault(code, at)
+            if first_at is not at:
+                at.problem(
+                    f"duplicate rule id {code!r} (first declared at {first_at.file}:{first_at.line})",
+                    "rule ids are never reused: give this rule a new id",
+                )
+    checks: list[Check] = []
+    for source in sources:
+        ctx = CompileContext(use=use, pack_dir=source.path.parent, classifier=classifier)
+        for item in source.rules:
+            rule = item.rule
+            kind = KINDS[rule.kind]
+            validate_message(rule.message, kind.placeholders, item.where.at("message"))
+            check = kind.compile(rule, item.params, ctx)
+            if check is not None:
+                checks.append(check)
+
+    enabled = _switch(sources, {c.rule.id: c.rule for c in checks}, log)
+    log.raise_if_any()
+    active: list[Check] = []
+    off: list[Rule] = []
+    for check in checks:
+        on = enabled[check.rule.id]
+        if check.rule.enabled != on:
+            check.rule = replace(check.rule, enabled=on)
+        if on:
+            active.append(check)
+        else:
+            off.append(check.rule)
+    return RuleSet(tuple(s.info for s in sources), active, tuple(sorted(off, key=lambda r: r.id)), use)
+
+
+def _switch(sources: Sequence[PackSource], rules: dict[str, Rule], log: ProblemLog) -> dict[str, bool]:
+    """Apply every pack's ``enable:`` then ``disable:`` in pack order; later packs win."""
+    state = {rule_id: rule.enabled for rule_id, rule in rules.items()}
+    codes: dict[str, str] = {}
+    for rule in rules.values():
+        for code in (rule.id, *rule.aliases):
+            codes[code] = rule.id
+    for source in sources:
+        both = {p for p, _ in source.enable} & {p for p, _ in source.disable}
+        for pattern, at in source.enable + source.disable:
+            if pattern in both:
+                at.problem(f"{pattern!r} is both enabled and disabled in this pack", "keep it in one list")
+        for value, statements in ((True, source.enable), (False, source.disable)):
+            for pattern, at in statements:
+                if any(ch in pattern for ch in "*?["):
+                    for code, rule_id in codes.items():
+                        if fnmatch.fnmatchcase(code, pattern):
+                            state[rule_id] = value
+                elif pattern in codes:
+                    state[codes[pattern]] = value
+                else:
+                    close = [c for c in codes if c.split("-")[:2] == pattern.split("-")[:2]]
+                    at.problem(
+                        f"no rule has id {pattern!r}",
+                        "check the id with `auditor rules list`"
+                        + (f"; ids nearby: {', '.join(sorted(close)[:5])}" if close else ""),
+                    )
+    return state

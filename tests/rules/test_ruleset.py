@@ -1,0 +1,225 @@
+"""The rule set: defaults plus user packs, enable/disable, deterministic evaluation, pickling."""
+
+from __future__ import annotations
+
+import pickle
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from auditor.errors import UsageError
+from auditor.models import Severity, WorkRef
+from auditor.rules import RuleSet, default_pack_dir, default_pack_paths, load_rule_set
+
+from .conftest import FakeFacts, make_match, make_record
+from .test_notice import COPYRIGHT_PAGE
+
+RICH_RECORD = make_record(
+    text=COPYRIGHT_PAGE + "\nISBN 978-0-545-76594-7\n",
+    url="https://www.libgen.is/book/1",
+    license="cc-by-nc-nd-4.0",
+    meta={"meta": {"pile_set_name": "Books3"}},
+)
+FACTS = FakeFacts({"9780306406157": WorkRef("w-harbour", "The Quiet Harbour", "publishers")})
+
+
+def _matches() -> list:
+    return [
+        make_match(
+            work={"id": f"w{i}", "title": f"Work {i}"}, matched_tokens=25 + 50 * i, record_coverage=0.1
+        )
+        for i in range(6)
+    ] + [make_match(work={"id": "wx"}, kind="exact-duplicate", matched_tokens=10, record_coverage=1.0)]
+
+
+def test_default_pack_folder() -> None:
+    folder = default_pack_dir()
+    assert folder.is_dir()
+    assert [p.name for p in default_pack_paths()] == [
+        "books3.yaml",
+        "default.yaml",
+        "licenses.yaml",
+        "shadow-libraries.yaml",
+    ]
+
+
+def test_describe(default_rules: RuleSet) -> None:
+    described = default_rules.describe()
+    assert [d["id"] for d in described] == sorted(d["id"] for d in described)
+    assert all(set(d) == {"id", "name", "severity", "kind", "description"} for d in described)
+    assert {d["id"] for d in described} >= {
+        "AUD-ND-001",
+        "AUD-EX-001",
+        "AUD-SRC-001",
+        "AUD-LIC-001",
+        "AUD-NOT-001",
+    }
+    assert {r.id for r in default_rules.disabled} == {"AUD-META-001", "AUD-META-002"}
+    assert all(not r.enabled for r in default_rules.disabled)
+
+
+def test_evaluate_is_sorted_and_deterministic(default_rules: RuleSet) -> None:
+    matches = _matches()
+    expected = default_rules.evaluate(RICH_RECORD, matches, FACTS)
+    keys = [
+        (-f.severity, f.rule_id, f.work.registry if f.work else "", f.work.id if f.work else "", f.detail)
+        for f in expected
+    ]
+    assert keys == sorted(keys)
+    assert {f.rule_id for f in expected} >= {
+        "AUD-ND-001",
+        "AUD-EX-001",
+        "AUD-SRC-001",
+        "AUD-LIC-001",
+        "AUD-NOT-001",
+        "AUD-B3-001",
+        "AUD-B3-002",
+    }
+    rng = random.Random(7)
+    for _ in range(5):
+        shuffled = matches[:]
+        rng.shuffle(shuffled)
+        assert default_rules.evaluate(RICH_RECORD, shuffled, FACTS) == expected
+
+
+def test_findings_carry_the_record_ref_and_match_data(default_rules: RuleSet) -> None:
+    match = make_match(matched_tokens=400, record_coverage=0.2, similarity=0.88)
+    [finding] = [
+        f for f in default_rules.evaluate(make_record(text="x"), [match]) if f.rule_id == "AUD-ND-001"
+    ]
+    assert finding.record == make_record(text="x").ref
+    assert finding.work == match.work and finding.score == match.score
+    assert finding.spans == match.spans and finding.evidence == match.evidence
+    assert finding.kind == "near-duplicate" and finding.severity == Severity.CRITICAL
+    assert (
+        finding.message
+        == 'Record copies 400 tokens of "A Registered Novel" (reg): 20% of the record, similarity 0.88'
+    )
+
+
+def test_facts_are_optional(default_rules: RuleSet) -> None:
+    record = make_record(text="ISBN 978-0-306-40615-7", license="mit")
+    assert default_rules.evaluate(record, []) == default_rules.evaluate(record, [], FakeFacts())
+    assert [f.rule_id for f in default_rules.evaluate(record, [], FACTS)] == ["AUD-ISBN-001"]
+
+
+def test_rule_set_pickles(default_rules: RuleSet) -> None:
+    clone = pickle.loads(pickle.dumps(default_rules))
+    assert clone.evaluate(RICH_RECORD, _matches(), FACTS) == default_rules.evaluate(
+        RICH_RECORD, _matches(), FACTS
+    )
+
+
+def test_user_pack_disables_and_enables(write_pack: Callable[..., Path]) -> None:
+    pack = write_pack(
+        """\
+pack: acme
+version: 1
+disable: [AUD-SRC-*, AUD-LIC-002]
+enable: [AUD-META-001]
+rules:
+  - id: ACME-SRC-001
+    name: acme-mirror
+    aliases: [ACME-OLD-7]
+    severity: critical
+    kind: source
+    message: "{host} is our own mirror of {domain}"
+    description: Records from the ACME mirror.
+    params:
+      domains: [mirror.acme.example]
+      patterns: ['acme-*.example', {regex: 'cache[0-9]+\\.acme\\.net'}]
+"""
+    )
+    rules = load_rule_set([pack])
+    ids = {r.id for r in rules.rules}
+    assert "AUD-SRC-001" not in ids and "AUD-LIC-002" not in ids
+    assert {"AUD-META-001", "ACME-SRC-001"} <= ids
+    assert rules.rule("ACME-OLD-7") is rules.rule("ACME-SRC-001")
+    assert rules.packs[-1].name == "acme"
+    record = make_record(url="https://x.mirror.acme.example/a", meta={"tdm_reservation": True})
+    found = {f.rule_id: f for f in rules.evaluate(record, [])}
+    assert found["ACME-SRC-001"].message == "x.mirror.acme.example is our own mirror of mirror.acme.example"
+    assert found["AUD-META-001"].detail == "tdm_reservation=True"
+    assert [f.rule_id for f in rules.evaluate(make_record(url="https://cache12.acme.net/"), [])] == [
+        "ACME-SRC-001"
+    ]
+    assert [f.rule_id for f in rules.evaluate(make_record(url="https://acme-eu.example/"), [])] == [
+        "ACME-SRC-001"
+    ]
+    assert rules.evaluate(make_record(url="https://libgen.is/"), []) == []
+
+
+def test_user_licence_table_overrides_defaults(write_pack: Callable[..., Path]) -> None:
+    pack = write_pack(
+        """\
+pack: strict
+version: 1
+licenses:
+  categories:
+    CC-BY-SA-*: forbidden
+  aliases:
+    house licence: LicenseRef-House
+rules: []
+"""
+    )
+    rules = load_rule_set([pack])
+    verdicts = {
+        lic: [f.severity for f in rules.evaluate(make_record(license=lic), []) if f.rule_id == "AUD-LIC-001"]
+        for lic in ("cc-by-sa-4.0", "house licence", "cc-by-4.0")
+    }
+    assert verdicts == {"cc-by-sa-4.0": [Severity.HIGH], "house licence": [Severity.LOW], "cc-by-4.0": []}
+
+
+def test_user_pack_alone(write_pack: Callable[..., Path]) -> None:
+    pack = write_pack(
+        "pack: solo\nversion: 1\nrules:\n  - id: SOLO-1\n    name: solo\n    severity: info\n"
+        "    kind: metadata\n    message: 'missing {field}'\n    description: d\n"
+        "    params: {field: source.name, missing: true}\n"
+    )
+    rules = load_rule_set([pack], include_defaults=False)
+    assert [r.id for r in rules.rules] == ["SOLO-1"]
+    assert [f.message for f in rules.evaluate(make_record(meta={"source": {}}), [])] == [
+        "missing source.name"
+    ]
+    assert rules.evaluate(make_record(meta={"source": {"name": "x"}}), []) == []
+
+
+def test_a_default_pack_named_again_is_loaded_once() -> None:
+    rules = load_rule_set([default_pack_paths()[0]])
+    assert len(rules.packs) == len(default_pack_paths())
+
+
+def test_pack_folders_are_expanded(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("pack: a\nversion: 1\nrules: []\n", encoding="utf-8")
+    (tmp_path / "b.yml").write_text("pack: b\nversion: 1\nrules: []\n", encoding="utf-8")
+    rules = load_rule_set([tmp_path], include_defaults=False)
+    assert [p.name for p in rules.packs] == ["a", "b"]
+
+
+def test_unknown_use() -> None:
+    with pytest.raises(UsageError, match="unknown use 'personal'"):
+        load_rule_set(use="personal")
+
+
+def test_research_use_changes_licence_findings() -> None:
+    record = make_record(license="cc-by-nc-4.0")
+    commercial = [f.rule_id for f in load_rule_set().evaluate(record, [])]
+    research = [f.rule_id for f in load_rule_set(use="research").evaluate(record, [])]
+    assert commercial == ["AUD-LIC-001"] and research == []
+
+
+def test_the_documented_custom_pack_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
+    section = doc.split("## A custom pack, start to finish", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "acme-policy.yaml"
+    path.write_text(example, encoding="utf-8")
+    rules = load_rule_set([path])
+    ids = {r.id for r in rules.rules}
+    assert {"ACME-SRC-001", "ACME-META-001", "AUD-META-002"} <= ids and "AUD-LIC-002" not in ids
+    record = make_record(
+        url="https://paywall-eu.example.net/a", meta={"source": {"partner_status": "opted-out"}}
+    )
+    assert [f.rule_id for f in rules.evaluate(record, [])] == ["ACME-META-001", "ACME-SRC-001"]
