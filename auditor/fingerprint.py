@@ -42,8 +42,13 @@ class FingerprintConfig:
         bands: LSH bands; ``num_perm`` must equal ``bands * rows``.
         rows: signature values per band.
         seed: seed of the permutation parameters.
-        boilerplate_min_works: a shingle found in at least this many works is boilerplate...
+        boilerplate_min_works: a shingle found in at least this many distinct work texts is
+            boilerplate (texts identical after normalisation count once, so a duplicate upload of
+            one book does not mask itself)...
         boilerplate_min_share: ...or in at least this share of the works, whichever is larger.
+        boilerplate_fill: a run of fewer than this many non-boilerplate shingles between two runs
+            of boilerplate is a template's fill-in (a title, a publisher's name on a copyright
+            page) and is masked too.
     """
 
     shingle_size: int = 4
@@ -52,8 +57,9 @@ class FingerprintConfig:
     bands: int = 32
     rows: int = 2
     seed: int = 1
-    boilerplate_min_works: int = 3
+    boilerplate_min_works: int = 2
     boilerplate_min_share: float = 0.01
+    boilerplate_fill: int = 12
     scheme: str = "affine64"
     token_hash: str = "xxh3_64"
     normalizer: int = NORMALIZER_VERSION
@@ -82,6 +88,7 @@ class FingerprintConfig:
         return (
             f"n{self.normalizer}_k{self.shingle_size}_s{self.stride}_p{self.num_perm}"
             f"_b{self.bands}r{self.rows}_seed{self.seed}_bp{self.boilerplate_min_works}-{share}"
+            f"-f{self.boilerplate_fill}"
             f"_{self.scheme}_{self.token_hash}"
         )
 
@@ -123,6 +130,32 @@ def shingles(token_hashes: np.ndarray, k: int) -> np.ndarray:
             h = fmix64(h * _SHINGLE_MUL + token_hashes[j : j + n])
     h[h == MASKED] = np.uint64(1)
     return h
+
+
+def mask_template_fills(values: np.ndarray, max_fill: int, min_flank: int = 3) -> np.ndarray:
+    """Mask short runs of shingles that sit between two runs of boilerplate (template fill-ins).
+
+    A copyright page is a shared template with a few blanks filled in; the blanks (publisher, city,
+    title) are rare shingles but evidence of nothing, so they are masked like the template around them.
+    """
+    masked = values == MASKED
+    if max_fill <= 0 or not masked.any():
+        return values
+    # Run-length encode the mask: run starts, lengths and whether each run is masked.
+    change = np.flatnonzero(np.diff(masked.astype(np.int8))) + 1
+    starts = np.concatenate([[0], change])
+    lengths = np.diff(np.concatenate([starts, [len(values)]]))
+    is_masked = masked[starts]
+    out = values.copy()
+    for i in range(1, len(starts) - 1):
+        if (
+            not is_masked[i]
+            and lengths[i] < max_fill
+            and lengths[i - 1] >= min_flank
+            and lengths[i + 1] >= min_flank
+        ):
+            out[starts[i] : starts[i] + lengths[i]] = MASKED
+    return out
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -34,7 +34,7 @@ import xxhash
 
 from auditor import __version__
 from auditor.errors import RegistryError, UsageError
-from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, shingles
+from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, mask_template_fills, shingles
 from auditor.models import RegistryInfo, WorkRef
 from auditor.normalize import tokenize
 
@@ -239,9 +239,12 @@ def build_registry(
 
     # Boilerplate: shingles present in many works carry no evidence of copying any one of them.
     with_text = [s for _, _, s in per_work if len(s)]
-    threshold = _boilerplate_threshold(config, len(with_text))
-    if with_text:
-        uniq, counts = np.unique(np.concatenate([np.unique(s) for s in with_text]), return_counts=True)
+    distinct = {h: s for h, (_, _, s) in zip(text_hashes, per_work, strict=True) if len(s)}
+    threshold = _boilerplate_threshold(config, len(distinct))
+    if distinct:
+        uniq, counts = np.unique(
+            np.concatenate([np.unique(s) for s in distinct.values()]), return_counts=True
+        )
         boilerplate = uniq[counts >= threshold]
     else:
         boilerplate = np.empty(0, dtype=np.uint64)
@@ -257,6 +260,7 @@ def build_registry(
         masked = shing.copy()
         if len(boilerplate) and len(masked):
             masked[np.isin(masked, boilerplate)] = MASKED
+            masked = mask_template_fills(masked, config.boilerplate_fill)
         full = np.zeros(n_tok, dtype=np.uint64)
         full[: len(masked)] = masked
         token_cols["work"].append(np.full(n_tok, idx, dtype=np.uint32))
