@@ -14,12 +14,13 @@ from urllib.parse import urlsplit
 from auditor.models import RecordRef, Severity, SourceRisk
 
 SEVERITY_WEIGHT = {
-    Severity.CRITICAL: 1.0,
-    Severity.HIGH: 0.7,
-    Severity.MEDIUM: 0.4,
-    Severity.LOW: 0.1,
-    Severity.INFO: 0.0,
+    Severity.CRITICAL: 10,
+    Severity.HIGH: 7,
+    Severity.MEDIUM: 4,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
 }
+"""Weights in tenths: integer sums are exact, so the risk does not depend on record order."""
 
 
 def url_host(url: str | None) -> str | None:
@@ -48,7 +49,7 @@ def source_key(record: RecordRef) -> str:
 class _Tally:
     records: int = 0
     flagged: int = 0
-    weight: float = 0.0
+    weight: int = 0
     worst: Severity | None = None
 
 
@@ -79,7 +80,7 @@ class SourceTally:
     def ranked(self) -> tuple[SourceRisk, ...]:
         """Sources from the riskiest down (ties: more flagged records first, then by key)."""
         risks = [
-            SourceRisk(key, t.records, t.flagged, t.worst, t.weight / t.records if t.records else 0.0)
+            SourceRisk(key, t.records, t.flagged, t.worst, t.weight / (10 * t.records) if t.records else 0.0)
             for key, t in self._by_key.items()
         ]
         return tuple(sorted(risks, key=lambda s: (-s.risk, -s.flagged, -s.records, s.key)))

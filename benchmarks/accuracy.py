@@ -283,11 +283,12 @@ def evaluate_datasketch(registry_books: dict[str, str], cases: list[Case], k: in
     from datasketch import MinHash, MinHashLSH, MinHashLSHEnsemble
 
     def sketch(text: str) -> tuple[MinHash, int]:
-        values = shingles(tokenize(text).hashes, k)
-        m = MinHash(num_perm=128, hashfunc=lambda x: x)
+        # The same word shingles as auditor, fed to a default MinHash (128 permutations, SHA-1).
+        values = np.unique(shingles(tokenize(text).hashes, k))
+        m = MinHash(num_perm=128)
         if len(values):
-            m.update_batch(values.tolist())
-        return m, max(1, len(set(values.tolist())))
+            m.update_batch([v.tobytes() for v in values])
+        return m, max(1, len(values))
 
     t0 = time.perf_counter()
     works = {wid: sketch(text) for wid, text in registry_books.items()}
