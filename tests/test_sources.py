@@ -28,7 +28,8 @@ def test_source_key_falls_back_to_the_input_file():
 def test_risk_is_the_mean_worst_severity_weight_and_ranks_sources():
     tally = SourceTally()
     for i in range(4):
-        tally.add(RecordRef(str(i), "s", i, "https://libgen.rs/x"), Severity.CRITICAL if i < 3 else Severity.HIGH)
+        worst = Severity.CRITICAL if i < 3 else Severity.HIGH
+        tally.add(RecordRef(str(i), "s", i, "https://libgen.rs/x"), worst)
     for i in range(10):
         tally.add(RecordRef(str(i), "s", i, "https://news.example/x"), Severity.HIGH if i == 0 else None)
     tally.add(RecordRef("l", "s", 1, "https://blog.example/x"), Severity.LOW)
