@@ -69,22 +69,31 @@ def record_shingles(registry: WorkRegistry, tokens: Tokens, fingerprinter: Finge
     return values
 
 
-def candidates(
-    registry: WorkRegistry, keys: np.ndarray, window_starts: np.ndarray
-) -> dict[int, list[tuple[int, int]]]:
+def candidates(registry: WorkRegistry, keys: np.ndarray, window_starts: np.ndarray) -> dict[int, list[tuple[int, int]]]:
     """Look up a record's band keys; returns work → [(record window start, passage start)]."""
     flat = keys.reshape(-1)
-    lo = np.searchsorted(registry.band_key, flat, side="left")
-    hi = np.searchsorted(registry.band_key, flat, side="right")
-    hits = np.nonzero(hi > lo)[0]
-    found: dict[int, set[tuple[int, int]]] = {}
-    bands = keys.shape[1]
-    for h in hits:
-        window = int(h // bands)
-        for p in registry.band_passage[lo[h] : hi[h]]:
-            work = int(registry.passage_work[p])
-            found.setdefault(work, set()).add((int(window_starts[window]), int(registry.passage_start[p])))
-    return {w: sorted(v) for w, v in sorted(found.items())}
+    # Sorted queries walk the (large) sorted index in order: far fewer cache misses.
+    order = np.argsort(flat)
+    lo = np.searchsorted(registry.band_key, flat[order], side="left")
+    found = lo < len(registry.band_key)
+    found[found] = registry.band_key[lo[found]] == flat[order][found]
+    if not found.any():
+        return {}
+    query = order[found]
+    lo = lo[found]
+    hi = np.searchsorted(registry.band_key, flat[query], side="right")
+    count = hi - lo
+    rows = np.repeat(lo, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+    passages = registry.band_passage[rows]
+    windows = np.repeat(query // keys.shape[1], count)
+    works = registry.passage_work[passages].astype(np.int64)
+    pairs = np.unique(
+        np.stack([works, window_starts[windows], registry.passage_start[passages]], axis=1), axis=0
+    )
+    out: dict[int, list[tuple[int, int]]] = {}
+    for work, rec_start, pass_start in pairs.tolist():
+        out.setdefault(work, []).append((rec_start, pass_start))
+    return out
 
 
 def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

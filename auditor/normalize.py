@@ -37,7 +37,8 @@ _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _INVISIBLE = "\u00ad\u200b-\u200d\u2060\ufeff"
 _WORD = rf"[^\W_{_NO_SPACE}]"
 _TOKEN = re.compile(rf"[{_NO_SPACE}]|{_WORD}(?:{_WORD}|[{_MARKS}{_INVISIBLE}])*")
-_ASCII_TOKEN = re.compile(r"[a-z0-9]+")
+_SPLIT = re.compile(f"({_TOKEN.pattern})")
+_ASCII_SPLIT = re.compile(r"([a-z0-9]+)")
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
 # A hyphen (or soft hyphen) that ends a line inside a word: the word was broken for layout.
 _LINE_HYPHEN = re.compile(r"(?<=\w)[-\u00ad\u2010][ \t]*\r?\n[ \t]*(?=\w)")
@@ -64,16 +65,19 @@ def token_hash(token: str) -> int:
 
 
 def _hash_all(words: list[str]) -> np.ndarray:
+    # Hash each distinct word once: a text has far fewer distinct words than tokens.
+    vocab: dict[str, int] = {}
+    ids = [vocab.setdefault(w, len(vocab)) for w in words]
     cache = _HASH_CACHE
     if len(cache) > _HASH_CACHE_LIMIT:
         cache.clear()
-    out = np.empty(len(words), dtype=np.uint64)
-    for i, word in enumerate(words):
+    distinct = np.empty(len(vocab), dtype=np.uint64)
+    for i, word in enumerate(vocab):
         h = cache.get(word)
         if h is None:
             h = cache[word] = token_hash(word)
-        out[i] = h
-    return out
+        distinct[i] = h
+    return distinct[np.array(ids, dtype=np.int64)]
 
 
 def normalize_token(raw: str) -> str:
@@ -81,6 +85,15 @@ def normalize_token(raw: str) -> str:
     if raw.isascii():
         return raw.lower()
     return unicodedata.normalize("NFKC", _INVISIBLE_RE.sub("", raw)).casefold()
+
+
+def _normalize_all(raw: list[str]) -> list[str]:
+    # One pass over all tokens joined by NUL (never inside a token; NFKC and case folding never
+    # combine across it), instead of one Python call per token.
+    joined = "\x00".join(raw)
+    if joined.isascii():
+        return joined.lower().split("\x00")
+    return unicodedata.normalize("NFKC", _INVISIBLE_RE.sub("", joined)).casefold().split("\x00")
 
 
 def tokenize(text: str) -> Tokens:
@@ -93,43 +106,41 @@ def tokenize(text: str) -> Tokens:
         Tokens whose ``starts[i]:ends[i]`` slice of ``text`` is the i-th token as written.
     """
     if text.isascii():
-        lowered = text.lower()
-        spans = [m.span() for m in _ASCII_TOKEN.finditer(lowered)]
-        words = [lowered[s:e] for s, e in spans]
+        parts = _ASCII_SPLIT.split(text.lower())
+        raw = parts[1::2]
+        words = raw
     else:
-        spans = []
-        words = []
-        for m in _TOKEN.finditer(text):
-            word = normalize_token(m.group())
-            if word:
-                spans.append(m.span())
-                words.append(word)
-    if "\n" in text and spans:
-        spans, words = _join_line_hyphens(text, spans, words)
-    if not spans:
+        parts = _SPLIT.split(text)
+        raw = parts[1::2]
+        words = _normalize_all(raw) if raw else []
+    if not raw:
         empty = np.empty(0, dtype=np.int64)
         return Tokens(empty, empty.copy(), np.empty(0, dtype=np.uint64))
-    offsets = np.array(spans, dtype=np.int64)
-    return Tokens(offsets[:, 0].copy(), offsets[:, 1].copy(), _hash_all(words))
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    ends_all = np.cumsum(lengths)
+    starts = (ends_all - lengths)[1::2]
+    ends = ends_all[1::2]
+    if "\n" in text:
+        starts, ends, words = _join_line_hyphens(text, starts, ends, words)
+    return Tokens(starts, ends, _hash_all(words))
 
 
 def _join_line_hyphens(
-    text: str, spans: list[tuple[int, int]], words: list[str]
-) -> tuple[list[tuple[int, int]], list[str]]:
+    text: str, starts: np.ndarray, ends: np.ndarray, words: list[str]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     breaks = {m.start(): m.end() for m in _LINE_HYPHEN.finditer(text)}
     if not breaks:
-        return spans, words
-    out_spans: list[tuple[int, int]] = []
-    out_words: list[str] = []
-    i = 0
-    while i < len(spans):
-        start, end = spans[i]
-        word = words[i]
-        while i + 1 < len(spans) and breaks.get(end) == spans[i + 1][0]:
-            i += 1
-            end = spans[i][1]
-            word += words[i]
-        out_spans.append((start, end))
-        out_words.append(word)
-        i += 1
-    return out_spans, out_words
+        return starts, ends, words
+    # A token ending where a line-break hyphen starts is glued to the token starting where it ends.
+    glue = [i for i, e in enumerate(ends.tolist()[:-1]) if breaks.get(e) == starts[i + 1]]
+    if not glue:
+        return starts, ends, words
+    keep = np.ones(len(words), dtype=bool)
+    new_words = list(words)
+    new_ends = ends.copy()
+    for i in reversed(glue):
+        new_words[i] = new_words[i] + new_words[i + 1]
+        new_ends[i] = new_ends[i + 1]
+        keep[i + 1] = False
+    kept = [w for w, k in zip(new_words, keep.tolist(), strict=True) if k]
+    return starts[keep], new_ends[keep], kept

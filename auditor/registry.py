@@ -4,7 +4,9 @@ On disk a registry is a folder (never a pickle):
 
 * ``manifest.json`` — format version, fingerprint config and its id, counts, the sha256 of every
   other file and a digest over them, tool version, snapshot date;
-* ``works.parquet`` — one row per work: metadata, the text as read (null when fingerprint-only);
+* ``works.parquet`` — one row per work: metadata (catalogue fields, sizes, hashes);
+* ``texts.arrow`` — the work texts as read, one row per work (Arrow IPC, memory-mapped at scan
+  time so evidence excerpts cost no read of the whole registry); null when fingerprint-only;
 * ``tokens.parquet`` — one row per work token: work index, character offsets, and the shingle
   starting at that token (0 where none starts or where the shingle is boilerplate);
 * ``passages.parquet`` — one row per passage window: work index, first shingle, MinHash signature;
@@ -44,6 +46,7 @@ TEXT_SUFFIXES = (".txt", ".md", ".text", ".markdown")
 CATALOGUE_SUFFIXES = (".csv",)
 _DATA_FILES = (
     "works.parquet",
+    "texts.arrow",
     "tokens.parquet",
     "passages.parquet",
     "bands.parquet",
@@ -373,10 +376,14 @@ def _write_tables(
             "chars": pa.array([len(w.text) if w.text else 0 for w in works], type=pa.int64()),
             "has_text": [bool(w.text) for w in works],
             "text_hash": text_hashes,
-            "text": pa.array([None if fingerprints_only else w.text for w in works], type=pa.large_string()),
         }
     )
     pq.write_table(works_table, folder / "works.parquet")
+    texts = pa.table(
+        {"text": pa.array([None if fingerprints_only else w.text for w in works], type=pa.large_string())}
+    )
+    with pa.OSFile(str(folder / "texts.arrow"), "wb") as sink, pa.ipc.new_file(sink, texts.schema) as writer:
+        writer.write_table(texts)
     pq.write_table(pa.table(token_cols), folder / "tokens.parquet", row_group_size=1 << 20)
     pw, ps, sigs = passages
     sig_col = pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1), type=pa.uint64()), sigs.shape[1])
@@ -519,7 +526,7 @@ class WorkRegistry:
         self.isbn_work = {row["isbn"]: int(row["work"]) for row in isbns}
         hashes = pq.read_table(self.path / "hashes.parquet").to_pylist()
         self.hash_work = {(row["kind"], row["digest"]): int(row["work"]) for row in hashes}
-        self._texts: dict[int, str | None] = {}
+        self._texts: pa.ChunkedArray | None = None
 
     @property
     def info(self) -> RegistryInfo:
@@ -545,18 +552,14 @@ class WorkRegistry:
 
     def work_text(self, work: int) -> str | None:
         """The work's text as read at build time, or None for fingerprint-only registries."""
-        if work not in self._texts:
-            if self.fingerprints_only:
-                self._texts[work] = None
-            else:
-                table = pq.read_table(
-                    self.path / "works.parquet",
-                    columns=["text"],
-                    filters=[("work_id", "=", self.refs[work].id)],
-                )
-                values = table["text"].to_pylist()
-                self._texts[work] = values[0] if values else None
-        return self._texts[work]
+        if self.fingerprints_only:
+            return None
+        if self._texts is None:
+            # Memory-mapped: only the pages of the texts actually used are read.
+            source = pa.memory_map(str(self.path / "texts.arrow"), "r")
+            self._texts = pa.ipc.open_file(source).read_all()["text"]
+        value = self._texts[work].as_py()
+        return value if isinstance(value, str) else None
 
     def work_for_isbn(self, isbn13: str) -> WorkRef | None:
         idx = self.isbn_work.get(isbn13)

@@ -1,6 +1,7 @@
 import json
 import shutil
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -42,7 +43,9 @@ def test_fingerprints_only_keeps_no_text(tmp_path, small_works):
     (tmp_path / "w").mkdir()
     (tmp_path / "w" / "x.txt").write_text(small_works["work-0"], encoding="utf-8")
     build_registry([tmp_path / "w"], tmp_path / "reg", fingerprints_only=True)
-    assert pq.read_table(tmp_path / "reg" / "works.parquet")["text"].to_pylist() == [None]
+    texts = pa.ipc.open_file(pa.memory_map(str(tmp_path / "reg" / "texts.arrow"))).read_all()
+    assert texts["text"].to_pylist() == [None]
+    assert "text" not in pq.read_table(tmp_path / "reg" / "works.parquet").column_names
     assert WorkRegistry(tmp_path / "reg").work_text(0) is None
 
 
