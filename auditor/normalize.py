@@ -9,7 +9,13 @@ Normalisation (version NORMALIZER_VERSION, part of every fingerprint config):
 * a word hyphenated across a line break is joined (``exam-\\nple`` → ``example``);
 * combining marks stay with their letter, so NFD and NFC spellings give the same token;
 * scripts written without spaces (Chinese, Japanese kana, Thai, Lao, Khmer, Myanmar) give one
-  token per character, so word k-gram shingles become character k-grams there.
+  token per character, so word k-gram shingles become character k-grams there;
+* characters that OCR confuses are folded together (``1``/``i``/``l`` → ``l``, ``0`` → ``o``,
+  ``5`` → ``s``, ``rn`` → ``m``, ``vv`` → ``w``), so a scanned copy (``c0rnpass``) still gives
+  the token of the original (``compass``). Folding applies to every text alike; a few distinct
+  words become one token (``ill``/``lll``), which word shingles make harmless. Stray symbols are
+  not word characters and never form tokens; joined or split words break only the shingles that
+  span them, and verification bridges such gaps.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
-NORMALIZER_VERSION = 1
+NORMALIZER_VERSION = 2
 
 _NO_SPACE = (
     "\u0e00-\u0e7f"  # Thai
@@ -81,19 +87,28 @@ def _hash_all(words: list[str]) -> np.ndarray:
 
 
 def normalize_token(raw: str) -> str:
-    """The normal form of one raw token: invisible characters removed, NFKC, case folded."""
-    if raw.isascii():
-        return raw.lower()
-    return unicodedata.normalize("NFKC", _INVISIBLE_RE.sub("", raw)).casefold()
+    """The normal form of one raw token: invisible characters removed, NFKC, case folded, OCR-folded."""
+    return _normalize_all([raw])[0]
 
 
-def _normalize_all(raw: list[str]) -> list[str]:
+_OCR_TABLE = str.maketrans({"1": "l", "i": "l", "0": "o", "5": "s"})
+
+
+def _fold_ocr(joined: str) -> str:
+    return joined.translate(_OCR_TABLE).replace("rn", "m").replace("vv", "w")
+
+
+def _normalize_all(raw: list[str], ascii_lowered: bool = False) -> list[str]:
     # One pass over all tokens joined by NUL (never inside a token; NFKC and case folding never
     # combine across it), instead of one Python call per token.
     joined = "\x00".join(raw)
-    if joined.isascii():
-        return joined.lower().split("\x00")
-    return unicodedata.normalize("NFKC", _INVISIBLE_RE.sub("", joined)).casefold().split("\x00")
+    if ascii_lowered:
+        pass
+    elif joined.isascii():
+        joined = joined.lower()
+    else:
+        joined = unicodedata.normalize("NFKC", _INVISIBLE_RE.sub("", joined)).casefold()
+    return _fold_ocr(joined).split("\x00")
 
 
 def tokenize(text: str) -> Tokens:
@@ -108,7 +123,7 @@ def tokenize(text: str) -> Tokens:
     if text.isascii():
         parts = _ASCII_SPLIT.split(text.lower())
         raw = parts[1::2]
-        words = raw
+        words = _normalize_all(raw, ascii_lowered=True) if raw else []
     else:
         parts = _SPLIT.split(text)
         raw = parts[1::2]

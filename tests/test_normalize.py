@@ -59,3 +59,9 @@ def test_offsets_always_inside_the_text(text):
     for s, e in zip(t.starts.tolist(), t.ends.tolist(), strict=True):
         assert 0 <= s < e <= len(text)
     assert t.starts.tolist() == sorted(t.starts.tolist())
+
+
+def test_ocr_confusions_are_folded_alike_on_both_sides():
+    assert same_tokens("The c0rnpass was 1ike a 5ign", "the compass was like a sign")
+    assert same_tokens("vvhen", "when")
+    assert not same_tokens("compass", "compasses")
