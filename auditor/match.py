@@ -69,7 +69,9 @@ def record_shingles(registry: WorkRegistry, tokens: Tokens, fingerprinter: Finge
     return values
 
 
-def candidates(registry: WorkRegistry, keys: np.ndarray, window_starts: np.ndarray) -> dict[int, list[tuple[int, int]]]:
+def candidates(
+    registry: WorkRegistry, keys: np.ndarray, window_starts: np.ndarray
+) -> dict[int, list[tuple[int, int]]]:
     """Look up a record's band keys; returns work → [(record window start, passage start)]."""
     flat = keys.reshape(-1)
     # Sorted queries walk the (large) sorted index in order: far fewer cache misses.
