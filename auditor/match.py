@@ -40,7 +40,7 @@ class MatchSettings:
     """
 
     min_shingles: int = 6
-    min_density: float = 0.3
+    min_density: float = 0.2
     max_gap: int = 24
     max_jump: int = 96
     max_occurrences: int = 8

@@ -235,6 +235,7 @@ def evaluate_ours(registry: WorkRegistry, cases: list[Case]) -> dict:
     matcher = Matcher(registry)
     detected: dict[tuple[int, str], list[bool]] = defaultdict(list)
     inter = pred = truth = 0
+    by_edit: dict[str, list[int]] = {}
     false_pos = 0
     quotations: list[tuple[str, Match]] = []
     negative_matches: list[tuple[str, Match]] = []
@@ -264,11 +265,18 @@ def evaluate_ours(registry: WorkRegistry, cases: list[Case]) -> dict:
             inter += both
             pred += got
             truth += case.span[1] - case.span[0]
+            cell = by_edit.setdefault(case.edit, [0, 0, 0])
+            cell[0] += both
+            cell[1] += got
+            cell[2] += case.span[1] - case.span[0]
     elapsed = time.perf_counter() - t0
     return {
         "recall": {k: float(np.mean(v)) for k, v in detected.items()},
         "span_precision": inter / pred if pred else 0.0,
         "span_recall": inter / truth if truth else 0.0,
+        "span_by_edit": {
+            e: (c[0] / c[1] if c[1] else 0.0, c[0] / c[2] if c[2] else 0.0) for e, c in by_edit.items()
+        },
         "false_positives": false_pos,
         "wrong_work": wrong_work,
         "quotations": quotations,
@@ -397,6 +405,12 @@ def main() -> int:
         "",
         f"Span precision (characters, detected cases): **{ours['span_precision']:.3f}**; "
         f"span recall: **{ours['span_recall']:.3f}**.",
+        "",
+        "| span (chars) | " + " | ".join(EDITS) + " |",
+        "|---|" + "---:|" * len(EDITS),
+        "| precision | " + " | ".join(f"{ours['span_by_edit'].get(e, (0, 0))[0]:.3f}" for e in EDITS) + " |",
+        "| recall | " + " | ".join(f"{ours['span_by_edit'].get(e, (0, 0))[1]:.3f}" for e in EDITS) + " |",
+        "",
         f"False positives: **{ours['false_positives']}** of {n_neg} negatives "
         f"({ours['false_positives'] / n_neg * 10000:.1f} per 10,000); "
         f"positives also matched to a wrong work: {ours['wrong_work']}.",
