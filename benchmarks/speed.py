@@ -1,0 +1,316 @@
+"""Speed and memory benchmark: registry build, scan, and reference pipelines measured in ONE run.
+
+Builds (deterministically, cached under benchmarks/work/, never committed):
+
+* a registry of >= 200 MB of book text: the Project Gutenberg books in ../shared/bench-data
+  (read at run time; skipped cleanly when absent) plus books made by auditor.synth;
+* corpora of 200 MB and 2 GB of JSONL web records (auditor.synth web prose) in which 5% of the
+  records carry a planted registry passage of 50-1,000 words.
+
+Then measures, on this machine, in the same run: ``auditor registry build``, ``auditor scan`` with
+1 and N workers on the 200 MB corpus and with N workers on the 2 GB corpus (MB/s, records/s, peak
+RSS of the process tree), and the reference pipelines on a sample of the same passage windows:
+datasketch ``MinHash.update_batch`` + ``MinHashLSH``, and rensa signatures if installed. Ratios are
+taken between numbers measured in this run, so they hold on a noisy shared machine.
+
+    python benchmarks/speed.py [--scale 0.1] [--skip-2gb] [--out benchmarks/results/speed.md]
+
+``--scale`` shrinks every size (a smoke run, not a result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from auditor.fingerprint import FingerprintConfig, shingles  # noqa: E402
+from auditor.normalize import tokenize  # noqa: E402
+from auditor.synth import TextGenerator, WebWriter  # noqa: E402
+
+BENCH = ROOT.parent / "shared" / "bench-data" / "gutenberg" / "texts"
+WORK = ROOT / "benchmarks" / "work"
+MB = 1_000_000
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    system = f"{platform.system()} {platform.release()}; Python {platform.python_version()}"
+    return f"{cpu}; {os.cpu_count()} cores; {mem:.0f} GiB; {system}"
+
+
+def build_registry_sources(target_mb: float, seed: int) -> Path:
+    """Gutenberg books plus generated books until the texts reach target_mb."""
+    folder = WORK / f"registry-src-{target_mb:g}"
+    done = folder / ".complete"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    if BENCH.is_dir():
+        for path in sorted(BENCH.glob("*.txt")):
+            text = path.read_text(encoding="utf-8")
+            (folder / path.name).write_text(text, encoding="utf-8")
+            total += len(text.encode())
+    i = 0
+    while total < target_mb * MB:
+        text = TextGenerator(f"{seed}:book:{i}").paragraphs(60_000)
+        (folder / f"synth-{i:05d}.txt").write_text(text, encoding="utf-8")
+        total += len(text.encode())
+        i += 1
+    done.write_text(str(total))
+    return folder
+
+
+def build_corpus(name: str, target_mb: float, registry_src: Path, seed: int) -> Path:
+    """JSONL web records; 5% carry a planted registry passage (50-1,000 words)."""
+    path = WORK / f"{name}.jsonl"
+    if path.exists() and (WORK / f"{name}.complete").exists():
+        return path
+    rng = random.Random(seed)
+    writer = WebWriter(f"{seed}:web")
+    pool = [
+        writer.document(g, 400) for g in ("news", "forum", "blog", "recipe", "review") for _ in range(400)
+    ]
+    paragraphs = [p for doc in pool for p in doc.split("\n\n") if p.strip()]
+    books = sorted(registry_src.glob("*.txt"))
+    book_words = [
+        books[i].read_text(encoding="utf-8").split() for i in range(0, len(books), max(1, len(books) // 40))
+    ]
+    written = 0
+    n = 0
+    with path.open("w", encoding="utf-8") as out:
+        while written < target_mb * MB:
+            parts = [rng.choice(paragraphs) for _ in range(rng.randint(3, 25))]
+            if rng.random() < 0.05:
+                words = rng.choice(book_words)
+                length = rng.choice((50, 100, 300, 1000))
+                start = rng.randrange(0, max(1, len(words) - length))
+                parts.insert(rng.randrange(len(parts) + 1), " ".join(words[start : start + length]))
+            record = {
+                "id": f"r{n:09d}",
+                "url": f"https://site{rng.randrange(5000)}.example/{n}",
+                "text": "\n\n".join(parts),
+                "license": "CC-BY-4.0",
+            }
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+            out.write(line)
+            written += len(line.encode())
+            n += 1
+    (WORK / f"{name}.complete").write_text(str(n))
+    return path
+
+
+def _tree_pss_kb(pid: int) -> int:
+    """Proportional set size of a process and all its descendants (shared pages counted once)."""
+    total = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        stack.extend(int(c) for c in children)
+    return total
+
+
+def run(cmd: list[str]) -> dict[str, float]:
+    """Run a command; wall time and the peak memory (PSS) of its whole process tree, sampled."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_pss_kb(proc.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - t0
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed with {proc.returncode}:\n{stderr[-2000:]}")
+    return {"seconds": seconds, "peak_rss_mb": peak / 1024}
+
+
+def windows_of(text: str, config: FingerprintConfig) -> list[np.ndarray]:
+    values = shingles(tokenize(text).hashes, config.shingle_size)
+    return [
+        values[s : s + config.window]
+        for s in range(0, max(1, len(values) - config.stride), config.stride)
+        if len(values[s : s + config.window])
+    ]
+
+
+def reference_pipelines(
+    corpus: Path, registry_src: Path, sample_mb: float, config: FingerprintConfig
+) -> dict[str, dict[str, float]]:
+    """datasketch and rensa over the same passage windows, on a sample of corpus and registry."""
+    from datasketch import MinHash, MinHashLSH
+
+    records: list[str] = []
+    size = 0
+    with corpus.open(encoding="utf-8") as handle:
+        for line in handle:
+            text = json.loads(line)["text"]
+            records.append(text)
+            size += len(text.encode())
+            if size >= sample_mb * MB:
+                break
+    books = sorted(registry_src.glob("*.txt"))[:4]
+    book_windows = [w for b in books for w in windows_of(b.read_text(encoding="utf-8"), config)]
+    results: dict[str, dict[str, float]] = {}
+
+    lsh = MinHashLSH(threshold=0.3, num_perm=config.num_perm)
+    for i, w in enumerate(book_windows):
+        m = MinHash(num_perm=config.num_perm)
+        m.update_batch([v.tobytes() for v in w])
+        lsh.insert(i, m)
+    t0 = time.perf_counter()
+    for text in records:
+        for w in windows_of(text, config):
+            m = MinHash(num_perm=config.num_perm)
+            m.update_batch([v.tobytes() for v in w])
+            lsh.query(m)
+    seconds = time.perf_counter() - t0
+    results["datasketch MinHash.update_batch + MinHashLSH.query (1 core)"] = {
+        "mb_s": size / MB / seconds,
+        "seconds": seconds,
+        "mb": size / MB,
+    }
+    try:
+        from rensa import RMinHash
+    except ImportError:
+        return results
+    t0 = time.perf_counter()
+    for text in records:
+        for w in windows_of(text, config):
+            r = RMinHash(num_perm=config.num_perm, seed=config.seed)
+            r.update([str(int(v)) for v in w])
+            r.digest()
+    seconds = time.perf_counter() - t0
+    results["rensa RMinHash signatures only (1 core)"] = {
+        "mb_s": size / MB / seconds,
+        "seconds": seconds,
+        "mb": size / MB,
+    }
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--skip-2gb", action="store_true")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.md")
+    args = parser.parse_args()
+    if not BENCH.is_dir():
+        print(f"skipped: bench data not found at {BENCH}")
+        return 0
+    WORK.mkdir(parents=True, exist_ok=True)
+    reg_mb, small_mb, big_mb = 200 * args.scale, 200 * args.scale, 2000 * args.scale
+    print(f"preparing data in {WORK} (cached between runs)…", file=sys.stderr)
+    src = build_registry_sources(reg_mb, args.seed)
+    small = build_corpus(f"corpus-{small_mb:g}mb", small_mb, src, args.seed + 1)
+    big = None if args.skip_2gb else build_corpus(f"corpus-{big_mb:g}mb", big_mb, src, args.seed + 2)
+    auditor = [sys.executable, "-m", "auditor"]
+    reg = WORK / f"registry-{reg_mb:g}"
+    src_mb = sum(p.stat().st_size for p in src.glob("*.txt")) / MB
+    rows: list[tuple[str, float, float, float]] = []
+
+    build = run([*auditor, "registry", "build", str(src), "-o", str(reg), "--quiet"])
+    rows.append(("auditor registry build", src_mb, build["seconds"], build["peak_rss_mb"]))
+    scans: dict[str, dict[str, float]] = {}
+    for label, corpus, workers in (
+        ("scan 200 MB, 1 worker", small, 1),
+        (f"scan 200 MB, {args.workers} workers", small, args.workers),
+        *([(f"scan 2 GB, {args.workers} workers", big, args.workers)] if big else []),
+    ):
+        out = WORK / "out"
+        res = run(
+            [
+                *auditor,
+                "scan",
+                str(corpus),
+                "-r",
+                str(reg),
+                "-o",
+                str(out),
+                "--quiet",
+                "--workers",
+                str(workers),
+                "--fail-on",
+                "never",
+            ]
+        )
+        mb = corpus.stat().st_size / MB
+        scans[label] = {
+            **res,
+            "mb": mb,
+            "records": json.loads((out / "report.json").read_text())["summary"]["records_scanned"],
+        }
+        rows.append((f"auditor {label}", mb, res["seconds"], res["peak_rss_mb"]))
+    refs = reference_pipelines(small, src, max(2.0, 20 * args.scale), FingerprintConfig())
+
+    one = scans["scan 200 MB, 1 worker"]
+    many = scans[f"scan 200 MB, {args.workers} workers"]
+    many_mb_s = many["mb"] / many["seconds"]
+    lines = [
+        "# Speed and memory benchmark",
+        "",
+        f"Command: `python benchmarks/speed.py {' '.join(sys.argv[1:])}`",
+        f"Machine: {machine()}",
+        f"Data: registry sources {src_mb:.0f} MB (Gutenberg + generated books); corpora "
+        + ", ".join(f"{s['mb']:.0f} MB ({s['records']:,} records)" for s in list(scans.values())[1:]),
+        "",
+        "| step | MB | seconds | MB/s | peak memory, PSS of the process tree (MB) |",
+        "|---|---:|---:|---:|---:|",
+        *[
+            f"| {name} | {mb:,.0f} | {sec:,.1f} | {mb / sec:,.2f} | {rss:,.0f} |"
+            for name, mb, sec, rss in rows
+        ],
+        "",
+        "Reference pipelines on a sample of the same corpus and the same passage windows:",
+        "",
+        "| pipeline | MB | MB/s | auditor scan (N workers) ÷ this |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {name} | {r['mb']:.1f} | {r['mb_s']:.2f} | {many_mb_s / r['mb_s']:.1f}x |"
+            for name, r in refs.items()
+        ],
+        "",
+        f"Workers: {args.workers} workers ÷ 1 worker = {(one['seconds'] / many['seconds']):.2f}x.",
+    ]
+    if big:
+        b = scans[f"scan 2 GB, {args.workers} workers"]
+        lines.append(f"Peak RSS 2 GB ÷ 200 MB corpus: {b['peak_rss_mb'] / many['peak_rss_mb']:.2f}.")
+    report = "\n".join(lines)
+    print(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
