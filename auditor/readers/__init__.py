@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,44 +11,149 @@ from auditor.errors import UsageError
 from auditor.models import Skipped
 from auditor.readers import jsonl, parquet, text  # noqa: F401  (register the readers)
 from auditor.readers.base import READERS, FieldSpec, Reader, reader_for
+from auditor.readers.parquet import ParquetReader, interrupt_sandbox
+from auditor.readers.stream import file_kind, open_regular
 
-__all__ = ["READERS", "FieldSpec", "InputFile", "Reader", "discover_inputs", "reader_for"]
+__all__ = [
+    "READERS",
+    "FieldSpec",
+    "InputFile",
+    "Reader",
+    "discover_inputs",
+    "interrupt_reading",
+    "reader_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class InputFile:
-    """One input file and the name it has in reports (its path as given, POSIX style)."""
+    """One input file, the name it has in reports (its path as given, POSIX style), and its size."""
 
     path: Path
     name: str
     reader: type[Reader]
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    path: Path
+    name: str
+    st: os.stat_result
 
 
 def discover_inputs(paths: list[Path]) -> tuple[list[InputFile], list[Skipped]]:
-    """Expand files and folders into input files, sorted by name; unsupported files are skipped.
+    """Expand files and folders into input files, sorted by name; whatever is not read is a Skipped.
+
+    Folders are walked without recursion limits and without following symbolic links to folders (so
+    link loops cannot occur); a link to a file is followed only when the file lies inside the folder
+    given. FIFOs, sockets and devices are never opened. A file reached under two names (a link, a
+    hard link, a folder given twice) is read once, under the first name in sorted order. Hidden files
+    and folders (``.name``) are not scanned. A Parquet file is read as Parquet whatever its name.
 
     Raises:
-        UsageError: a path does not exist.
+        UsageError: a path does not exist, or is a broken link or a link loop.
     """
-    found: dict[str, InputFile] = {}
+    candidates: dict[str, _Candidate] = {}
     skipped: list[Skipped] = []
     for given in paths:
-        if not given.exists():
-            raise UsageError(f"corpus path {given} does not exist")
-        if given.is_file():
-            candidates = [given]
+        name = given.as_posix()
+        try:
+            st = given.stat()
+        except OSError as exc:
+            if os.path.lexists(given):
+                raise UsageError(
+                    f"corpus path {name} cannot be opened ({exc.strerror}): a broken link or a link loop?"
+                ) from None
+            raise UsageError(f"corpus path {name} does not exist") from None
+        if stat.S_ISDIR(st.st_mode):
+            _walk(given, candidates, skipped)
+        elif stat.S_ISREG(st.st_mode):
+            candidates.setdefault(name, _Candidate(given, name, st))
         else:
-            candidates = []
-            for root, dirs, files in os.walk(given, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                candidates.extend(Path(root) / f for f in files if not f.startswith("."))
-        for path in candidates:
+            skipped.append(Skipped(name, None, f"not a regular file ({file_kind(st.st_mode)}); not read"))
+    found: list[InputFile] = []
+    seen: dict[tuple[int, int], str] = {}
+    for key in sorted(candidates):
+        cand = candidates[key]
+        identity = (cand.st.st_dev, cand.st.st_ino)
+        if identity in seen:
+            skipped.append(Skipped(cand.name, None, f"same file as {seen[identity]} (a link); read once"))
+            continue
+        seen[identity] = cand.name
+        cls = reader_for(cand.path)
+        if cls is None:
+            suffix = "".join(cand.path.suffixes) or cand.path.name
+            skipped.append(Skipped(cand.name, None, f"unsupported file type {suffix!r}"))
+            continue
+        if cls is not ParquetReader and _is_parquet(cand.path):
+            cls = ParquetReader  # decoded by content: never hash Parquet bytes as text
+        found.append(InputFile(path=cand.path, name=cand.name, reader=cls, size=cand.st.st_size))
+    return found, sorted(skipped, key=lambda s: s.input)
+
+
+def interrupt_reading() -> None:
+    """Make a read blocked in another thread give up now (the scan is being stopped): the Parquet
+    sandbox is killed, so a thread waiting for it sees the file end."""
+    interrupt_sandbox()
+
+
+def _is_parquet(path: Path) -> bool:
+    try:
+        with open_regular(path) as handle:
+            return handle.read(4) == b"PAR1"
+    except OSError:
+        return False  # the reader reports why it cannot read the file
+
+
+def _walk(root: Path, candidates: dict[str, _Candidate], skipped: list[Skipped]) -> None:
+    real_root = os.path.realpath(root)
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Skipped(folder.as_posix(), None, f"cannot list folder: {exc.strerror or exc}"))
+            continue
+        subfolders = []
+        for entry in entries:
+            path = folder / entry.name
             name = path.as_posix()
-            cls = reader_for(path)
-            if cls is None:
-                skipped.append(
-                    Skipped(name, None, f"unsupported file type {''.join(path.suffixes) or path.name!r}")
-                )
+            if entry.name.startswith("."):
                 continue
-            found[name] = InputFile(path=path, name=name, reader=cls)
-    return [found[k] for k in sorted(found)], sorted(skipped, key=lambda s: s.input)
+            try:
+                if entry.is_symlink():
+                    _link(path, name, real_root, candidates, skipped)
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                skipped.append(Skipped(name, None, f"cannot read: {exc.strerror or exc}"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                subfolders.append(path)
+            elif stat.S_ISREG(st.st_mode):
+                candidates.setdefault(name, _Candidate(path, name, st))
+            else:
+                skipped.append(Skipped(name, None, f"not a regular file ({file_kind(st.st_mode)}); not read"))
+        stack.extend(reversed(subfolders))
+
+
+def _link(
+    path: Path, name: str, real_root: str, candidates: dict[str, _Candidate], skipped: list[Skipped]
+) -> None:
+    try:
+        target = os.path.realpath(path, strict=True)
+        st = os.stat(target)
+    except OSError:
+        skipped.append(Skipped(name, None, "broken symbolic link or link loop; not followed"))
+        return
+    if stat.S_ISDIR(st.st_mode):
+        skipped.append(Skipped(name, None, "symbolic link to a folder; not followed"))
+    elif os.path.commonpath([real_root, target]) != real_root:
+        skipped.append(Skipped(name, None, "symbolic link to a file outside the corpus folder; not followed"))
+    elif not stat.S_ISREG(st.st_mode):
+        skipped.append(Skipped(name, None, f"symbolic link to a {file_kind(st.st_mode)}; not followed"))
+    else:
+        candidates.setdefault(name, _Candidate(path, name, st))

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import xxhash
+
+from auditor.limits import Limits
 from auditor.models import Record, Skipped
 
 TEXT_FIELDS = ("text", "content", "body", "raw_content", "document")
@@ -30,6 +35,8 @@ def lookup(obj: Mapping[str, Any], dotted: str) -> Any:
     """Value at a dotted path (``meta.url``), or None when any step is missing."""
     if dotted in obj:
         return obj[dotted]
+    if "." not in dotted:
+        return None
     value: Any = obj
     for part in dotted.split("."):
         if not isinstance(value, Mapping) or part not in value:
@@ -86,17 +93,85 @@ def to_record(obj: Any, *, fields: FieldSpec, input_name: str, row: int) -> Reco
 
 
 class Reader(ABC):
-    """Reads one input file into Records (and Skipped rows), streaming, in file order."""
+    """Reads one input file into Records (and Skipped rows), streaming, in file order.
+
+    ``read`` never raises for bad input: every problem is yielded as a Skipped (``row`` None for the
+    file as a whole). It also notes a file that gave no records at all, and record ids that repeat
+    within the file (each such record is still scanned on its own; see docs/reliability.md).
+    Formats implement ``_read``.
+    """
 
     format: ClassVar[str]
     suffixes: ClassVar[tuple[str, ...]]
 
-    def __init__(self, fields: FieldSpec | None = None) -> None:
+    def __init__(self, fields: FieldSpec | None = None, limits: Limits | None = None) -> None:
         self.fields = fields or FieldSpec()
+        self.limits = limits or Limits()
 
-    @abstractmethod
     def read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
         """Yield every record of ``path``; problems are yielded as Skipped, never raised."""
+        ids = DuplicateIds(input_name)
+        produced = False
+        try:
+            for entry in self._read(path, input_name):
+                produced = True
+                if isinstance(entry, Record):
+                    ids.add(entry)
+                yield entry
+        except OSError as exc:
+            produced = True
+            yield Skipped(input_name, None, f"cannot read: {exc.strerror or exc}")
+        if not produced:
+            yield Skipped(input_name, None, "no records: the file is empty")
+        note = ids.note()
+        if note:
+            yield Skipped(input_name, None, note)
+
+    @abstractmethod
+    def _read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
+        """Yield the records of ``path`` and a Skipped for each problem."""
+
+
+class DuplicateIds:
+    """Finds record ids used more than once in one input, in 16 bytes per record.
+
+    Ids are kept as 64-bit hashes with their rows (a set of strings would grow with the text of
+    every id); the rare hash collision can only add a false "duplicate" note, never hide one.
+    """
+
+    SHOWN = 5
+
+    def __init__(self, input_name: str) -> None:
+        self.input_name = input_name
+        self._hashes = array("Q")
+        self._rows = array("Q")
+
+    def add(self, record: Record) -> None:
+        if record.id == f"{self.input_name}:{record.row}":
+            return  # ids made from the row are unique by construction
+        self._hashes.append(xxhash.xxh3_64_intdigest(record.id.encode("utf-8", "surrogatepass")))
+        self._rows.append(record.row)
+
+    def note(self) -> str | None:
+        """The file-level note for repeated ids, or None when every id is unique."""
+        if len(self._hashes) < 2:
+            return None
+        hashes = np.frombuffer(self._hashes, dtype=np.uint64)
+        rows = np.frombuffer(self._rows, dtype=np.uint64)
+        order = np.lexsort((rows, hashes))
+        hashes, rows = hashes[order], rows[order]
+        repeat = np.flatnonzero(hashes[1:] == hashes[:-1]) + 1
+        if not len(repeat):
+            return None
+        starts = np.concatenate([[True], hashes[1:] != hashes[:-1]])
+        first = np.maximum.accumulate(np.where(starts, np.arange(len(rows)), 0))
+        pairs = sorted((int(rows[i]), int(rows[first[i]])) for i in repeat)
+        shown = ", ".join(f"row {row} repeats the id of row {orig}" for row, orig in pairs[: self.SHOWN])
+        more = f", and {len(pairs) - self.SHOWN} more" if len(pairs) > self.SHOWN else ""
+        return (
+            f"duplicate record ids: {len(pairs)} record(s) reuse the id of an earlier record "
+            f"({shown}{more}); every record was scanned on its own and findings name their row"
+        )
 
 
 READERS: list[type[Reader]] = []

@@ -1,58 +1,100 @@
-"""JSON Lines shards, plain or compressed with gzip or zstandard."""
+"""JSON Lines shards, plain or compressed with gzip or zstandard (decided by content, not by name)."""
 
 from __future__ import annotations
 
-import gzip
-import io
+import contextlib
 import json
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
-import zstandard
-
+from auditor.limits import format_size
 from auditor.models import Record, Skipped
 from auditor.readers.base import Reader, register, to_record
+from auditor.readers.stream import (
+    STREAM_ERRORS,
+    Opened,
+    check_decoded_head,
+    describe_stream_error,
+    iter_lines,
+    open_decoded,
+)
 
 _BASE = (".jsonl", ".ndjson", ".json")
 
 
-def open_binary(path: Path) -> IO[bytes]:
-    """Open a file for reading, decompressing .gz and .zst transparently."""
-    name = path.name.lower()
-    raw = path.open("rb")
-    if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    if name.endswith(".zst"):
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
-        return io.BufferedReader(reader)
-    return raw
-
-
 @register
 class JsonlReader(Reader):
-    """One JSON object per line; blank lines are ignored, bad lines are skipped and counted."""
+    """One JSON object per line.
+
+    Blank lines are not records. Every other line is a record or a counted skip: malformed JSON,
+    a value that is not an object, no usable text, invalid UTF-8, a raw NUL byte, or a line longer
+    than ``Limits.max_record_bytes`` (skipped without being buffered; reading resumes at the next
+    line). A truncated, corrupt or over-limit compressed stream keeps the records before the fault
+    and ends with one file-level ``partial:`` skip.
+    """
 
     format = "jsonl"
     suffixes = tuple(s + c for s in _BASE for c in ("", ".gz", ".zst"))
 
-    def read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
+    def _read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
+        opened = open_decoded(path, self.limits, "JSON Lines")
+        if isinstance(opened, str):
+            yield Skipped(input_name, None, opened)
+            return
         row = 0
         try:
-            with open_binary(path) as stream:
-                for row, line in enumerate(stream, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except UnicodeDecodeError as exc:
-                        yield Skipped(input_name, row, f"invalid UTF-8 at byte {exc.start} of the line")
-                        continue
-                    except (json.JSONDecodeError, RecursionError) as exc:
-                        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-                        yield Skipped(input_name, row, f"malformed JSON: {msg}")
-                        continue
-                    yield to_record(obj, fields=self.fields, input_name=input_name, row=row)
-        except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
-            yield Skipped(input_name, None, f"stopped reading after line {row}: {exc}")
+            first = b""
+            if opened.codec != "text":
+                first, problem = check_decoded_head(opened.stream, opened.codec, "JSON Lines")
+                if problem:
+                    yield Skipped(input_name, None, problem)
+                    return
+                if not first:
+                    return
+            cap = self.limits.max_record_bytes
+            for row, line in iter_lines(opened.stream, cap, first):
+                if isinstance(line, int):
+                    yield Skipped(
+                        input_name,
+                        row,
+                        f"line too long: {line:,} bytes, over the --max-record-size limit of "
+                        f"{format_size(cap)}; skipped to the next line",
+                    )
+                    continue
+                entry = self._decode(line, row, input_name)
+                if entry is not None:
+                    yield entry
+        except STREAM_ERRORS as exc:
+            yield Skipped(input_name, None, describe_stream_error(exc, opened.codec, _after(row)))
+        finally:
+            _close(opened)
+
+    def _decode(self, line: bytes, row: int, input_name: str) -> Record | Skipped | None:
+        if row == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if not line.strip():
+            return None
+        if b"\x00" in line:
+            return Skipped(input_name, row, "raw NUL byte in the line: binary data, not JSON")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Skipped(input_name, row, f"invalid UTF-8 at byte {exc.start} of the line")
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return Skipped(input_name, row, f"malformed JSON: {exc.msg} at column {exc.colno}")
+        except RecursionError:
+            return Skipped(input_name, row, "malformed JSON: nested too deeply")
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            return Skipped(input_name, row, f"malformed JSON: {exc}")
+        return to_record(obj, fields=self.fields, input_name=input_name, row=row)
+
+
+def _after(row: int) -> str:
+    return f"after line {row}" if row else "before the first line"
+
+
+def _close(opened: Opened) -> None:
+    with contextlib.suppress(OSError, EOFError, ValueError):
+        opened.close()
