@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor.models import PackInfo
+from auditor.models import PackInfo, Severity
 from auditor.rules.check import KINDS
 from auditor.rules.licenses import LicenseTable
 from auditor.rules.params import Cursor, type_name
@@ -38,11 +38,16 @@ PACK_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 @dataclass
 class RuleSource:
-    """A rule header as read, with the cursors its kind compiles from."""
+    """A rule header as read, with the cursors its kind compiles from.
+
+    ``provisional`` marks a rule whose header has problems but whose kind is known: its params are
+    still compiled, so that one run reports every problem, but it never becomes a check.
+    """
 
     rule: Rule
     where: Cursor
     params: Cursor
+    provisional: bool = False
 
 
 @dataclass
@@ -140,15 +145,19 @@ def _read_rule(where: Cursor, pack: str) -> RuleSource | None:
         return None
     if not params.exists:
         params = Cursor(where.doc, where.log, params.path, {})
-    if (
-        rule_id is None
-        or name is None
-        or severity is None
-        or kind is None
-        or message is None
-        or description is None
-    ):
+    if kind is None:
         return None
+    if rule_id is None or name is None or severity is None or message is None or description is None:
+        stand_in = Rule(
+            id=rule_id or "INVALID-RULE",
+            name=name or "invalid-rule",
+            severity=severity if severity is not None else Severity.CRITICAL,
+            kind=kind,
+            message=message or "",
+            description=description or "",
+            pack=pack,
+        )
+        return RuleSource(rule=stand_in, where=where, params=params, provisional=True)
     rule = Rule(
         id=rule_id,
         name=name,

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from auditor.models import SEVERITY_NAMES, Severity
+from auditor.rules.backtracking import backtracking_risk
 from auditor.rules.problems import ProblemLog
 from auditor.rules.yamlsource import YamlDoc, YamlPath
 
@@ -99,7 +100,10 @@ class Cursor:
 
     def _wrong(self, key: str, expected: str, fix: str = "") -> None:
         child = self.at(key)
-        child.problem(f"{child.where} must be {expected}, got {type_name(child.value)}", fix)
+        child.problem(
+            f"{child.where} must be {expected}, got {type_name(child.value)}",
+            fix or f"write {expected} (without quotes)",
+        )
 
     def text(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
         """A non-empty string."""
@@ -108,7 +112,7 @@ class Cursor:
             return default
         if isinstance(child.value, str) and child.value.strip():
             return child.value
-        self._wrong(key, "non-empty text", "quote the value" if not required else "")
+        self._wrong(key, "non-empty text", "write text; quote it if YAML reads it as a number, date or list")
         return None
 
     def flag(self, key: str, default: bool) -> bool:
@@ -149,14 +153,12 @@ class Cursor:
         child = self.at(key)
         if not child.exists:
             return None
-        if isinstance(child.value, str):
-            try:
-                return Severity.parse(child.value)
-            except ValueError:
-                pass
-        child.problem(
-            f"{child.where} is not a severity: {child.value!r}", "use one of " + "|".join(SEVERITY_NAMES)
-        )
+        if isinstance(child.value, str) and child.value in SEVERITY_NAMES:
+            return Severity.parse(child.value)
+        fix = "use one of " + "|".join(SEVERITY_NAMES)
+        if isinstance(child.value, str) and child.value.strip().lower() in SEVERITY_NAMES:
+            fix = f"write it in lower case: {child.value.strip().lower()}"
+        child.problem(f"{child.where} is not a severity: {child.value!r}", fix)
         return None
 
     def regex(self, key: str) -> re.Pattern[str] | None:
@@ -207,12 +209,21 @@ class Cursor:
 
 
 def compile_regex(pattern: str, where: Cursor) -> re.Pattern[str] | None:
-    """Compile a pack regex, reporting a bad one at its line."""
+    """Compile a pack regex, reporting a bad one (or one that can backtrack exponentially) at its line."""
     try:
-        return re.compile(pattern)
+        compiled = re.compile(pattern)
     except re.error as exc:
         where.problem(
             f"bad regular expression {pattern!r}: {exc.msg} at position {exc.pos}",
             "fix the pattern (Python `re` syntax; in YAML single quotes keep backslashes)",
         )
         return None
+    risk = backtracking_risk(pattern)
+    if risk is not None:
+        where.problem(
+            f"regular expression {pattern!r} can take exponential time on some texts: {risk}",
+            "make the inner quantifier possessive (`\\s*+`) or the group atomic (`(?>...)`), or make every "
+            "repetition end with a character the inner part cannot match (see docs/rules.md, Validation)",
+        )
+        return None
+    return compiled

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,14 +58,22 @@ class RuleSet:
         packs: every pack loaded, in loading order (defaults first).
         rules: the enabled rules, by id.
         disabled: rules switched off by their pack or by a later pack's ``disable:``, by id.
+        reasons: for each rule whose state a pack decided (shipped off, or named by ``enable:`` or
+            ``disable:``), why it is on or off, e.g. "`disable: AUD-SRC-*` at my.yaml:4".
         use: the intended use licences are judged for (``commercial`` or ``research``).
     """
 
     def __init__(
-        self, packs: tuple[PackInfo, ...], checks: Sequence[Check], disabled: tuple[Rule, ...], use: str
+        self,
+        packs: tuple[PackInfo, ...],
+        checks: Sequence[Check],
+        disabled: tuple[Rule, ...],
+        use: str,
+        reasons: Mapping[str, str] | None = None,
     ) -> None:
         ordered = sorted(checks, key=lambda c: c.rule.id)
         self.packs = packs
+        self.reasons: Mapping[str, str] = dict(reasons or {})
         self.rules: tuple[Rule, ...] = tuple(c.rule for c in ordered)
         self.disabled = disabled
         self.use = use
@@ -83,6 +91,40 @@ class RuleSet:
     def describe(self) -> list[dict[str, Any]]:
         """The enabled rules as reports list them, by id."""
         return [rule.describe() for rule in self.rules]
+
+    def listing(self) -> dict[str, Any]:
+        """What a scan would use, for ``auditor rules list --json``: packs, active and disabled rules."""
+
+        def entry(rule: Rule) -> dict[str, Any]:
+            return {
+                **rule.describe(),
+                "pack": rule.pack,
+                "aliases": list(rule.aliases),
+                "why": self.reasons.get(rule.id),
+            }
+
+        return {
+            "use": self.use,
+            "packs": [{"name": p.name, "digest": p.digest, "path": p.path} for p in self.packs],
+            "active": [entry(rule) for rule in self.rules],
+            "disabled": [entry(rule) for rule in self.disabled],
+        }
+
+    def listing_lines(self) -> list[str]:
+        """:meth:`listing` as text: one line per pack, then per active rule, then per disabled rule."""
+        data = self.listing()
+        lines = [f"packs (loading order; licences judged for {self.use} use):"]
+        lines += [f"  {p['name']:<18} {p['digest'][:12]}  {p['path']}" for p in data["packs"]]
+
+        def row(rule: dict[str, Any]) -> str:
+            text = f"  {rule['id']:<14} {rule['severity']:<9} {rule['kind']:<15} {rule['pack']:<18} "
+            return text + rule["name"] + (f"  ({rule['why']})" if rule["why"] else "")
+
+        lines.append(f"active rules ({len(data['active'])}):")
+        lines += [row(rule) for rule in data["active"]]
+        lines.append(f"disabled rules ({len(data['disabled'])}):")
+        lines += [row(rule) for rule in data["disabled"]] or ["  (none)"]
+        return lines
 
     def evaluate(
         self, record: Record, matches: Sequence[Match], facts: RegistryFacts | None = None
@@ -187,10 +229,12 @@ def load_rule_set(
             kind = KINDS[rule.kind]
             validate_message(rule.message, kind.placeholders, item.where.at("message"))
             check = kind.compile(rule, item.params, ctx)
-            if check is not None:
+            if check is not None and not item.provisional:
                 checks.append(check)
 
-    enabled = _switch(sources, {c.rule.id: c.rule for c in checks}, log)
+    enabled, reasons = _switch(sources, {c.rule.id: c.rule for c in checks}, log)
+    if not len(log) and not any(enabled.values()):
+        _no_rules_would_run(sources, log)
     log.raise_if_any()
     active: list[Check] = []
     off: list[Rule] = []
@@ -202,12 +246,43 @@ def load_rule_set(
             active.append(check)
         else:
             off.append(check.rule)
-    return RuleSet(tuple(s.info for s in sources), active, tuple(sorted(off, key=lambda r: r.id)), use)
+    return RuleSet(
+        tuple(s.info for s in sources), active, tuple(sorted(off, key=lambda r: r.id)), use, reasons
+    )
 
 
-def _switch(sources: Sequence[PackSource], rules: dict[str, Rule], log: ProblemLog) -> dict[str, bool]:
-    """Apply every pack's ``enable:`` then ``disable:`` in pack order; later packs win."""
+def _no_rules_would_run(sources: Sequence[PackSource], log: ProblemLog) -> None:
+    """Report a rule set with nothing enabled at the last ``disable:`` entry, else at the last pack."""
+    for source in reversed(sources):
+        if source.disable:
+            source.disable[-1][1].problem(
+                "no rules would run: every loaded rule is disabled",
+                "enable at least one rule (`enable: [ID]`) or narrow this `disable:` entry",
+            )
+            return
+    where = sources[-1].info.path if sources else "<rules>"
+    log.add(
+        where,
+        1 if sources else None,
+        "no rules would run: the loaded packs declare no enabled rule",
+        "add a rule, enable one with `enable: [ID]`, or keep the bundled packs",
+    )
+
+
+def _switch(
+    sources: Sequence[PackSource], rules: dict[str, Rule], log: ProblemLog
+) -> tuple[dict[str, bool], dict[str, str]]:
+    """Apply every pack's ``enable:`` then ``disable:`` in pack order; later packs win.
+
+    Returns:
+        Whether each rule is on, and for each rule a pack switched (or shipped off) why it is in that state.
+    """
     state = {rule_id: rule.enabled for rule_id, rule in rules.items()}
+    reasons = {
+        rule_id: f"`enabled: false` in pack {rule.pack}"
+        for rule_id, rule in rules.items()
+        if not rule.enabled
+    }
     codes: dict[str, str] = {}
     for rule in rules.values():
         for code in (rule.id, *rule.aliases):
@@ -219,12 +294,15 @@ def _switch(sources: Sequence[PackSource], rules: dict[str, Rule], log: ProblemL
                 at.problem(f"{pattern!r} is both enabled and disabled in this pack", "keep it in one list")
         for value, statements in ((True, source.enable), (False, source.disable)):
             for pattern, at in statements:
+                why = f"`{'enable' if value else 'disable'}: {pattern}` at {at.file}:{at.line}"
                 if any(ch in pattern for ch in "*?["):
                     for code, rule_id in codes.items():
                         if fnmatch.fnmatchcase(code, pattern):
                             state[rule_id] = value
+                            reasons[rule_id] = why
                 elif pattern in codes:
                     state[codes[pattern]] = value
+                    reasons[codes[pattern]] = why
                 else:
                     close = [c for c in codes if c.split("-")[:2] == pattern.split("-")[:2]]
                     at.problem(
@@ -232,4 +310,4 @@ def _switch(sources: Sequence[PackSource], rules: dict[str, Rule], log: ProblemL
                         "check the id with `auditor rules list`"
                         + (f"; ids nearby: {', '.join(sorted(close)[:5])}" if close else ""),
                     )
-    return state
+    return state, reasons

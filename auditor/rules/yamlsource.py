@@ -71,8 +71,20 @@ class _LimitedLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def read_yaml(path: Path, log: ProblemLog) -> YamlDoc | None:
+def read_yaml(
+    path: Path,
+    log: ProblemLog,
+    *,
+    what: str = "rule pack",
+    start: str = "start it with `pack: <name>`, `version: 1` and `rules:`",
+) -> YamlDoc | None:
     """Read one YAML file safely, recording its problems in ``log``.
+
+    Args:
+        path: the file.
+        log: where problems go.
+        what: what the file is, for messages (``rule pack``, ``waivers file``).
+        start: how to fix an empty file.
 
     Returns:
         The document, or None when it could not be read at all (the reason is in ``log``).
@@ -84,26 +96,28 @@ def read_yaml(path: Path, log: ProblemLog) -> YamlDoc | None:
             log.add(
                 file,
                 None,
-                f"file is {size} bytes, more than the {MAX_PACK_BYTES} allowed for a rule pack",
-                "split the pack, or keep large lists in a data file referenced from params",
+                f"file is {size} bytes, more than the {MAX_PACK_BYTES} allowed for a {what}",
+                "split the file, or keep large lists in a data file referenced from params",
             )
             return None
         raw = path.read_bytes()
     except OSError as exc:
-        log.add(file, None, f"cannot read the pack: {exc.strerror or exc}", "check the path and permissions")
+        log.add(
+            file, None, f"cannot read the {what}: {exc.strerror or exc}", "check the path and permissions"
+        )
         return None
     digest = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        log.add(file, None, f"not UTF-8 text (byte {exc.start})", "save the pack as UTF-8")
+        log.add(file, None, f"not UTF-8 text (byte {exc.start})", f"save the {what} as UTF-8")
         return None
 
     loader = _LimitedLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
-            log.add(file, 1, "the pack is empty", "start it with `pack: <name>`, `version: 1` and `rules:`")
+            log.add(file, 1, f"the {what} is empty", start)
             return None
         lines: dict[YamlPath, int] = {(): root.start_mark.line + 1}
         converter = _Converter(loader, file, lines, log)
@@ -176,6 +190,10 @@ class _Converter:
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         try:
             return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError):
+            # A plain scalar that looks like a date or number but is not one (2026-13-01): keep the
+            # text, so the field's own check reports it at its line instead of the loader crashing.
+            return node.value
         except yaml.constructor.ConstructorError as exc:
             raise _LimitExceeded(
                 node.start_mark.line + 1,

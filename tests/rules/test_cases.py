@@ -69,3 +69,11 @@ def test_every_shipped_rule_has_passing_and_failing_cases(all_rules: Callable[[s
     for path in CASES.glob("*.yaml"):
         expects = {c["expect"] for c in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]}
         assert "none" in expects and expects - {"none"}, f"{path.name} needs both pass and fail cases"
+
+
+def test_every_check_kind_has_rule_cases(all_rules: Callable[[str], RuleSet]) -> None:
+    from auditor.rules import KINDS
+
+    rules = all_rules("commercial")
+    covered = {rules.rule(path.stem).kind for path in CASES.glob("*.yaml") if rules.rule(path.stem)}
+    assert covered == set(KINDS), f"no cases for kinds {sorted(set(KINDS) - covered)}"

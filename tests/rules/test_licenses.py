@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+import yaml
 
 from auditor.rules.licenses import (
     CATEGORIES,
@@ -109,6 +113,36 @@ SPELLINGS = [
     ("mit OR other", "permissive", "permissive", "MIT OR LicenseRef-Other"),
     ("mit AND other", "unknown", "unknown", "MIT AND LicenseRef-Other"),
 ]
+
+
+HF_LICENSES = Path(__file__).resolve().parent / "data" / "hf-dataset-card-licenses.yaml"
+
+
+def _hf_spellings() -> list[Any]:
+    data = yaml.safe_load(HF_LICENSES.read_text(encoding="utf-8"))
+    return [
+        pytest.param(
+            e["declared"], e["commercial"], e["research"], e["license"], id=f"{group}:{e['declared']}"
+        )
+        for group in ("hub_identifiers", "free_text")
+        for e in data[group]
+    ]
+
+
+def test_hugging_face_list_covers_at_least_40_spellings() -> None:
+    data = yaml.safe_load(HF_LICENSES.read_text(encoding="utf-8"))
+    hub = [e["declared"] for e in data["hub_identifiers"]]
+    assert len(hub) >= 40 and len(set(hub)) == len(hub)
+    assert {"apache-2.0", "mit", "cc-by-4.0", "cc-by-nc-4.0", "openrail", "other", "unknown"} <= set(hub)
+
+
+@pytest.mark.parametrize(("declared", "commercial", "research", "normalised"), _hf_spellings())
+def test_hugging_face_dataset_card_spellings(
+    declared: str, commercial: str, research: str, normalised: str, classifiers: dict[str, LicenseClassifier]
+) -> None:
+    for use, expected in (("commercial", commercial), ("research", research)):
+        verdict = classifiers[use].classify(declared)
+        assert (verdict.category, verdict.license) == (expected, normalised), use
 
 
 def test_spelling_table_is_big_enough() -> None:

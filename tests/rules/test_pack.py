@@ -144,7 +144,7 @@ def test_oversized_pack_is_refused(write_pack: Callable[..., Path]) -> None:
     problems = _problems([path])
     assert problems == [
         f"{path}: file is {path.stat().st_size} bytes, more than the {MAX_PACK_BYTES} allowed for a "
-        "rule pack (split the pack, or keep large lists in a data file referenced from params)"
+        "rule pack (split the file, or keep large lists in a data file referenced from params)"
     ]
 
 
@@ -235,7 +235,7 @@ def test_missing_pack_file(tmp_path: Path) -> None:
 
 def test_empty_pack(write_pack: Callable[..., Path]) -> None:
     path = write_pack("# nothing\n")
-    assert "the pack is empty" in _problems([path])[0]
+    assert "the rule pack is empty" in _problems([path])[0]
 
 
 def test_shipped_packs_are_valid() -> None:

@@ -192,8 +192,12 @@ def test_a_default_pack_named_again_is_loaded_once() -> None:
 
 
 def test_pack_folders_are_expanded(tmp_path: Path) -> None:
+    rule = (
+        "  - {id: B-META-001, name: b, severity: low, kind: metadata, message: m, description: d,\n"
+        "     params: {field: x, missing: true}}\n"
+    )
     (tmp_path / "a.yaml").write_text("pack: a\nversion: 1\nrules: []\n", encoding="utf-8")
-    (tmp_path / "b.yml").write_text("pack: b\nversion: 1\nrules: []\n", encoding="utf-8")
+    (tmp_path / "b.yml").write_text("pack: b\nversion: 1\nrules:\n" + rule, encoding="utf-8")
     rules = load_rule_set([tmp_path], include_defaults=False)
     assert [p.name for p in rules.packs] == ["a", "b"]
 
@@ -218,8 +222,13 @@ def test_the_documented_custom_pack_loads(tmp_path: Path) -> None:
     path.write_text(example, encoding="utf-8")
     rules = load_rule_set([path])
     ids = {r.id for r in rules.rules}
-    assert {"ACME-SRC-001", "ACME-META-001", "AUD-META-002"} <= ids and "AUD-LIC-002" not in ids
+    assert {"ACME-SRC-001", "ACME-META-001", "ACME-NOT-001", "AUD-META-002"} <= ids
+    assert "AUD-LIC-002" not in ids
+    assert "`enable: AUD-META-002` at" in rules.reasons["AUD-META-002"]
     record = make_record(
         url="https://paywall-eu.example.net/a", meta={"source": {"partner_status": "opted-out"}}
     )
     assert [f.rule_id for f in rules.evaluate(record, [])] == ["ACME-META-001", "ACME-SRC-001"]
+    (draft,) = rules.evaluate(make_record(text="Q3 plan. ACME Confidential. Do not share."), [])
+    assert draft.rule_id == "ACME-NOT-001" and draft.detail == "confidential_marking"
+    assert draft.spans[0].record_start == 9

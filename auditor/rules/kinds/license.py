@@ -54,6 +54,12 @@ class LicenseCheck(Check):
                 continue
             severities[category] = severity
         if not severities:
+            entries = params.at("severities")
+            if isinstance(entries.value, dict) and not entries.value:
+                entries.problem(
+                    "`severities:` is empty, so the rule would report nothing",
+                    "map at least one category to a severity, e.g. {forbidden: high}",
+                )
             return None
         if set(severities) != {MISSING} and not ctx.classifier.table:
             params.problem(

@@ -116,6 +116,10 @@ class NoticeCheck(Check):
         entries = params.entries("signals")
         if entries is None and not params.at("signals").exists:
             params.problem(f"a {cls.kind} rule needs `signals:`", "map signal names to {pattern: '...'}")
+        elif entries == []:
+            params.at("signals").problem(
+                "`signals:` is empty", "map at least one signal name to {pattern: '...'}"
+            )
         for name, cursor in entries or []:
             if not _NAME.match(name):
                 cursor.problem(

@@ -62,6 +62,10 @@ class SourceCheck(Check):
                 params.problem(
                     f"a {cls.kind} rule needs `domains:` or `patterns:`", "list at least one domain"
                 )
+            elif not params.at("domains").value and not params.at("patterns").value:
+                params.problem(
+                    f"a {cls.kind} rule's `domains:` and `patterns:` are empty", "list at least one domain"
+                )
             return None
         return cls(rule, HostMatcher(domains, globs, regexes))
 
