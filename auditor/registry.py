@@ -1,23 +1,29 @@
-"""Registries of works: build one from texts and catalogues, write it to disk, open and verify it.
+"""Registries of works: build one from work files and catalogues, add to it, open, verify and compare.
 
 On disk a registry is a folder (never a pickle):
 
 * ``manifest.json`` — format version, fingerprint config and its id, counts, the sha256 of every
-  other file and a digest over them, tool version, snapshot date;
-* ``works.parquet`` — one row per work: metadata (catalogue fields, sizes, hashes);
-* ``texts.arrow`` — the work texts as read, one row per work (Arrow IPC, memory-mapped at scan
+  other file and a digest over them, tool version, snapshot date, the sources of every snapshot
+  (``history``) and the report of the last build or add (sources skipped, PDF pages without text);
+* ``works.parquet`` — one row per work: catalogue metadata, edition ``group``, file format and
+  detected encoding, sizes, file md5/sha256 and the normalised-text hash;
+* ``texts.arrow`` — the work texts as extracted, one row per work (Arrow IPC, memory-mapped at scan
   time so evidence excerpts cost no read of the whole registry); null when fingerprint-only;
-* ``tokens.parquet`` — one row per work token: work index, character offsets, and the shingle
-  starting at that token (0 where none starts or where the shingle is boilerplate);
+* ``tokens.parquet`` — one row per work token: work index, character offsets into the extracted text,
+  the shingle starting at that token (0 where none starts) and whether it is masked as boilerplate.
+  Raw shingles and offsets are all a rebuild needs, so ``registry add`` works on fingerprint-only
+  registries too;
 * ``passages.parquet`` — one row per passage window: work index, first shingle, MinHash signature;
 * ``bands.parquet`` — the LSH band index: band key → passage, sorted by key;
-* ``boilerplate.parquet`` — shingles shared by many works (evidence of nothing, never matched);
+* ``boilerplate.parquet`` — shingles shared by many edition groups (evidence of nothing);
 * ``isbns.parquet`` and ``hashes.parquet`` — exact keys: ISBN-13s, file md5/sha256, text hashes.
+
+The digest covers the data files only, so two snapshots with the same works have the same digest,
+and ``registry add`` gives the registry a fresh build of all its sources would give.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -26,7 +32,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -35,15 +41,18 @@ import pyarrow.parquet as pq
 import xxhash
 
 from auditor import __version__
+from auditor.catalogue import CATALOGUE_SUFFIXES, CatalogueRow, edition_key, read_catalogue
 from auditor.errors import RegistryError, UsageError
+from auditor.extract import Extracted, ExtractionError, extract, format_of
 from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, mask_template_fills, shingles
 from auditor.models import RegistryInfo, WorkRef
-from auditor.normalize import tokenize
+from auditor.normalize import NORMALIZER_VERSION, tokenize
 
 FORMAT = "auditor-registry"
-FORMAT_VERSION = 1
-TEXT_SUFFIXES = (".txt", ".md", ".text", ".markdown")
-CATALOGUE_SUFFIXES = (".csv",)
+FORMAT_VERSION = 2
+MOSTLY_MASKED = 0.5
+"""A work with more than this share of its shingles masked as boilerplate gets a build warning: it is
+probably another edition of a work it was not grouped with."""
 _DATA_FILES = (
     "works.parquet",
     "texts.arrow",
@@ -54,11 +63,32 @@ _DATA_FILES = (
     "isbns.parquet",
     "hashes.parquet",
 )
+_DIFF_FIELDS = (
+    "title",
+    "authors",
+    "isbns",
+    "rights_holder",
+    "license",
+    "source",
+    "md5",
+    "sha256",
+    "text_hash",
+    "format",
+    "has_text",
+    "group",
+)
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(slots=True)
 class WorkSource:
-    """One work as gathered for a build: its catalogue metadata and, if available, its text."""
+    """One work as gathered for a build: catalogue metadata, file keys and, if extracted, its text.
+
+    ``origin`` is the catalogue row (``file:line``) the work comes from, "" for a work file found in a
+    folder. ``text`` is None for metadata-only works and for works read back from a fingerprint-only
+    registry (``has_text`` and ``chars`` still say what was extracted).
+    """
 
     work_id: str
     title: str = ""
@@ -69,9 +99,46 @@ class WorkSource:
     source: str = ""
     md5: str = ""
     sha256: str = ""
+    alt_md5: str = ""
+    alt_sha256: str = ""
     path: str = ""
+    origin: str = ""
     text: str | None = None
+    has_text: bool = False
+    chars: int = 0
+    format: str = ""
     encoding: str = ""
+    pages: int = 0
+    pages_without_text: list[int] = field(default_factory=list)
+    text_hash: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedSource:
+    """A work file whose text could not be extracted, and why (counted in the build report)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Gathered:
+    """What ``gather_sources`` found: works, files skipped, warnings and the sources' digests."""
+
+    works: list[WorkSource]
+    skipped: list[SkippedSource] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    attempted: int = 0
+    """Work files whose text extraction was tried (read from a folder or named by a catalogue)."""
+
+
+@dataclass(slots=True)
+class _WorkTokens:
+    starts: np.ndarray
+    ends: np.ndarray
+    shingles: np.ndarray
 
 
 def text_hash(token_hashes: np.ndarray) -> str:
@@ -79,198 +146,419 @@ def text_hash(token_hashes: np.ndarray) -> str:
     return xxhash.xxh3_128_hexdigest(token_hashes.astype("<u8").tobytes())
 
 
-def read_text_file(path: Path) -> tuple[str, str]:
-    """Read a work's text; returns (text, encoding). UTF-8 (BOM stripped), else Windows-1252."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), "cp1252"
-
-
-def _split_list(value: str) -> list[str]:
-    return [part.strip() for part in value.replace("|", ";").split(";") if part.strip()]
-
-
-def _normalise_isbn(value: str) -> str:
-    return "".join(ch for ch in value.upper() if ch.isdigit() or ch == "X")
-
-
-def read_catalogue(path: Path) -> list[WorkSource]:
-    """Read a catalogue CSV (columns: work_id, title, authors, isbn, rights_holder, license, source,
-    md5, sha256, path); texts named in ``path`` are read relative to the catalogue's folder."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"cannot read catalogue {path}: {exc}") from exc
-    works: list[WorkSource] = []
-    for line, row in enumerate(rows, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        work_id = row.get("work_id") or row.get("id") or ""
-        if not work_id:
-            raise UsageError(f"{path}:{line}: catalogue row has no work_id; every row needs one")
-        work = WorkSource(
-            work_id=work_id,
-            title=row.get("title", ""),
-            authors=_split_list(row.get("authors", row.get("author", ""))),
-            isbns=[_normalise_isbn(i) for i in _split_list(row.get("isbn", row.get("isbns", "")))],
-            rights_holder=row.get("rights_holder", ""),
-            license=row.get("license", ""),
-            source=row.get("source", ""),
-            md5=row.get("md5", "").lower(),
-            sha256=row.get("sha256", "").lower(),
-            path=row.get("path", ""),
-        )
-        if work.path:
-            text_path = (path.parent / work.path).resolve()
-            if not text_path.is_file():
-                raise UsageError(f"{path}:{line}: text file {work.path!r} of work {work_id!r} not found")
-            work.text, work.encoding = read_text_file(text_path)
-            data = text_path.read_bytes()
-            work.md5 = work.md5 or hashlib.md5(data).hexdigest()
-            work.sha256 = work.sha256 or hashlib.sha256(data).hexdigest()
-        works.append(work)
-    return works
-
-
-def gather_sources(sources: Sequence[Path], catalogues: Sequence[Path] = ()) -> list[WorkSource]:
-    """Collect works from catalogues and folders or files of texts, sorted by work id.
-
-    A text file that no catalogue row names becomes a work whose id is its path relative to the
-    folder given, without suffix.
-    """
-    works: dict[str, WorkSource] = {}
-    claimed: set[Path] = set()
-    text_files: list[tuple[Path, Path]] = []
-    catalogue_files = list(catalogues)
-    for source in sources:
-        if not source.exists():
-            raise UsageError(f"registry source {source} does not exist")
-        if source.is_file():
-            if source.suffix.lower() in CATALOGUE_SUFFIXES:
-                catalogue_files.append(source)
-            elif source.suffix.lower() in TEXT_SUFFIXES:
-                text_files.append((source.parent, source))
-            else:
-                raise UsageError(f"registry source {source}: unsupported file type {source.suffix!r}")
-            continue
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            suffix = path.suffix.lower()
-            if suffix in CATALOGUE_SUFFIXES:
-                catalogue_files.append(path)
-            elif suffix in TEXT_SUFFIXES and path.name.lower() != "readme.md":
-                text_files.append((source, path))
-    for catalogue in catalogue_files:
-        for work in read_catalogue(catalogue):
-            if work.work_id in works:
-                raise UsageError(f"work id {work.work_id!r} appears twice (catalogue {catalogue})")
-            works[work.work_id] = work
-            if work.path:
-                claimed.add((catalogue.parent / work.path).resolve())
-    for root, path in text_files:
-        if path.resolve() in claimed:
-            continue
-        work_id = path.relative_to(root).with_suffix("").as_posix()
-        if work_id in works:
-            raise UsageError(f"work id {work_id!r} appears twice ({path})")
-        text, encoding = read_text_file(path)
-        data = path.read_bytes()
-        works[work_id] = WorkSource(
-            work_id=work_id,
-            title=path.stem,
-            path=path.as_posix(),
-            text=text,
-            encoding=encoding,
-            md5=hashlib.md5(data).hexdigest(),
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
-    return [works[k] for k in sorted(works)]
-
-
 def _sha256_file(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _boilerplate_threshold(config: FingerprintConfig, works_with_text: int) -> int:
-    return max(config.boilerplate_min_works, int(np.ceil(config.boilerplate_min_share * works_with_text)))
+def _safe_sha256(path: Path) -> str:
+    try:
+        return _sha256_file(path)
+    except OSError:
+        return "unreadable"
 
 
-def build_registry(
-    sources: Sequence[Path],
-    out: Path,
-    *,
-    name: str | None = None,
-    catalogues: Sequence[Path] = (),
-    config: FingerprintConfig | None = None,
-    fingerprints_only: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Build a registry folder from work texts and catalogues; returns its manifest.
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    Args:
-        sources: folders or files of texts and catalogue CSVs.
-        out: the registry folder to write; replaced atomically if it exists and is a registry.
-        name: the registry's name (default: the folder's name).
-        catalogues: catalogue files given explicitly.
-        config: fingerprint settings (default settings if None).
-        fingerprints_only: keep signatures, offsets, hashes and metadata but no work text.
-        progress: called with (works done, works in all).
+
+# ------------------------------------------------------------------------------------------ gathering
+
+
+def _load_work_file(path: Path) -> tuple[str, str, Extracted | None, str]:
+    """(md5, sha256, extracted text or None, why not) of one work file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return "", "", None, f"cannot read: {exc.strerror or exc}"
+    md5, sha256 = hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()
+    try:
+        return md5, sha256, extract(data, path.suffix), ""
+    except ExtractionError as exc:
+        return md5, sha256, None, str(exc)
+    except Exception as exc:  # a parser bug on one hostile file must not sink a build of thousands
+        reason = f"extraction failed unexpectedly ({type(exc).__name__}: {exc}); please report it"
+        return md5, sha256, None, reason
+
+
+def _apply(work: WorkSource, extracted: Extracted, fallback_title: str) -> None:
+    """Give a work its extracted text; the file's own metadata fills what the catalogue left blank."""
+    work.text = extracted.text
+    work.has_text = True
+    work.chars = len(extracted.text)
+    work.format = extracted.format
+    work.encoding = extracted.encoding
+    work.pages = extracted.pages
+    work.pages_without_text = list(extracted.pages_without_text)
+    work.title = work.title or extracted.title or fallback_title
+    work.authors = work.authors or list(extracted.authors)
+    work.isbns = work.isbns + [i for i in extracted.isbns if i not in work.isbns]
+
+
+def _set_file_keys(work: WorkSource, md5: str, sha256: str, where: str, warnings: list[str]) -> None:
+    """The file's own md5/sha256 are the keys; a different value in the catalogue is kept as a second
+    key (the catalogue may describe the copy a pirate library distributes)."""
+    for kind, actual in (("md5", md5), ("sha256", sha256)):
+        declared = getattr(work, kind)
+        if declared and actual and declared != actual:
+            warnings.append(
+                f"{where}: the catalogue's {kind} {declared[:12]}… differs from the file's {actual[:12]}…; "
+                "both are registered as keys"
+            )
+            setattr(work, f"alt_{kind}", declared)
+        if actual:
+            setattr(work, kind, actual)
+
+
+def _from_row(row: CatalogueRow) -> WorkSource:
+    return WorkSource(
+        work_id=row.work_id,
+        title=row.title,
+        authors=list(row.authors),
+        isbns=list(row.isbns),
+        rights_holder=row.rights_holder,
+        license=row.license,
+        source=row.source,
+        md5=row.md5,
+        sha256=row.sha256,
+        path=row.path,
+        origin=row.where,
+    )
+
+
+def _folder_digest(entries: list[tuple[str, str]]) -> str:
+    listing = "".join(f"{name}\t{digest}\n" for name, digest in sorted(entries))
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+def gather_sources(
+    sources: Sequence[Path], catalogues: Sequence[Path] = (), progress: Progress | None = None
+) -> Gathered:
+    """Collect works from catalogues and from folders or files of works, sorted by work id.
+
+    A work file that no catalogue row names becomes a work whose id is its path relative to the
+    folder given, without suffix (with its suffix when two files differ only by it, e.g. the EPUB
+    and PDF of one book). A file whose text cannot be extracted is skipped with the reason; a
+    catalogue row whose file is missing or unreadable is still registered, without text.
+
+    Raises:
+        UsageError: a source does not exist or has an unsupported type, a catalogue is unreadable,
+            or a work id repeats.
     """
-    config = config or FingerprintConfig()
-    works = gather_sources(sources, catalogues)
-    if not works:
-        raise UsageError(
-            "no works found in the registry sources: give folders of .txt/.md files or a catalogue"
-        )
-    fingerprinter = Fingerprinter(config)
-    per_work: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    text_hashes: list[str] = []
-    for done, work in enumerate(works, start=1):
-        if work.text:
-            toks = tokenize(work.text)
-            shing = shingles(toks.hashes, config.shingle_size)
-            text_hashes.append(text_hash(toks.hashes) if len(shing) else "")
-            per_work.append((toks.starts, toks.ends, shing))
-        else:
-            empty = np.empty(0, dtype=np.int64)
-            per_work.append((empty, empty, np.empty(0, dtype=np.uint64)))
-            text_hashes.append("")
-        if progress:
-            progress(done, len(works))
+    catalogue_files: list[Path] = []
+    work_files: list[tuple[Path, Path]] = []
+    members: dict[Path, list[tuple[str, Path]]] = {}  # folder source → (relative name, file)
+    seen: set[Path] = set()  # a file reached twice (a folder and a file in it) is read once
 
-    # Boilerplate: shingles present in many works carry no evidence of copying any one of them.
-    with_text = [s for _, _, s in per_work if len(s)]
-    distinct = {h: s for h, (_, _, s) in zip(text_hashes, per_work, strict=True) if len(s)}
+    def add_catalogue(path: Path) -> None:
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            catalogue_files.append(path)
+
+    def add_work(root: Path, path: Path) -> None:
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            work_files.append((root, path))
+
+    for catalogue in catalogues:
+        if not catalogue.is_file():
+            raise UsageError(f"catalogue {catalogue} does not exist")
+        add_catalogue(catalogue)
+    for source in sources:
+        if not source.exists():
+            raise UsageError(f"registry source {source} does not exist")
+        if source.is_file():
+            suffix = source.suffix.lower()
+            if suffix in CATALOGUE_SUFFIXES or suffix == ".json":
+                add_catalogue(source)
+            elif format_of(suffix):
+                add_work(source.parent, source)
+            else:
+                raise UsageError(
+                    f"registry source {source}: unsupported file type {source.suffix!r}; give work files "
+                    "(.txt, .md, .html, .epub, .pdf), catalogues (.csv, .jsonl, .parquet) or folders"
+                )
+            continue
+        members[source] = []
+        # A registry written inside its own source folder must not be read back as works or catalogues.
+        inner = {m.parent for m in source.rglob("manifest.json") if (m.parent / "works.parquet").is_file()}
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            relative = path.relative_to(source)
+            if any(part.startswith(".") for part in relative.parts):
+                continue  # .DS_Store, .git, editor swap files
+            if any(parent in inner for parent in path.parents):
+                continue
+            suffix = path.suffix.lower()
+            if suffix in CATALOGUE_SUFFIXES:
+                add_catalogue(path)
+                members[source].append((relative.as_posix(), path))
+            elif format_of(suffix) and path.name.lower() != "readme.md":
+                add_work(source, path)
+                members[source].append((relative.as_posix(), path))
+
+    gathered = Gathered(works=[])
+    works: dict[str, WorkSource] = {}
+    claimed: set[Path] = set()
+    file_sha256: dict[Path, str] = {}
+    pending: list[tuple[WorkSource, Path, str]] = []  # (work, file, fallback title)
+    for catalogue in catalogue_files:
+        rows, warnings = read_catalogue(catalogue)
+        gathered.warnings.extend(warnings)
+        file_sha256[catalogue.resolve()] = _sha256_file(catalogue)
+        for row in rows:
+            if row.work_id in works:
+                raise UsageError(
+                    f"{row.where}: work id {row.work_id!r} appears twice (also {works[row.work_id].origin})"
+                )
+            work = works[row.work_id] = _from_row(row)
+            if not row.path:
+                continue
+            file = Path(row.path) if Path(row.path).is_absolute() else catalogue.parent / row.path
+            claimed.add(file.resolve())
+            if not file.is_file():
+                gathered.attempted += 1
+                gathered.skipped.append(
+                    SkippedSource(
+                        file.as_posix(),
+                        f"{row.where}: file of work {row.work_id!r} not found; registered without text",
+                    )
+                )
+            elif format_of(file.suffix) is None:
+                gathered.warnings.append(
+                    f"{row.where}: {row.path!r} is not a work file type this tool reads; "
+                    "registered without text"
+                )
+            else:
+                pending.append((work, file, file.stem))
+
+    unclaimed = [(root, path) for root, path in work_files if path.resolve() not in claimed]
+    stems: dict[str, int] = {}
+    for root, path in unclaimed:
+        stem = path.relative_to(root).with_suffix("").as_posix()
+        stems[stem] = stems.get(stem, 0) + 1
+    for root, path in unclaimed:
+        relative = path.relative_to(root)
+        work_id = relative.with_suffix("").as_posix()
+        if stems[work_id] > 1:
+            work_id = relative.as_posix()  # book.epub and book.pdf: keep both, told apart by suffix
+        if work_id in works:
+            other = works[work_id].origin or works[work_id].path
+            raise UsageError(
+                f"work id {work_id!r} appears twice ({path} and {other}); "
+                "give the file a catalogue row with its own work_id, or rename it"
+            )
+        works[work_id] = WorkSource(work_id=work_id, path=path.as_posix())
+        pending.append((works[work_id], path, path.stem))
+
+    for done, (work, path, fallback) in enumerate(pending, start=1):
+        gathered.attempted += 1
+        md5, sha256, extracted, reason = _load_work_file(path)
+        if sha256:
+            file_sha256[path.resolve()] = sha256
+        if extracted is None:
+            if work.origin:  # a catalogue row: its metadata and file keys still count
+                _set_file_keys(work, md5, sha256, work.origin, gathered.warnings)
+                reason += "; registered from its catalogue row without text"
+            else:
+                del works[work.work_id]
+            gathered.skipped.append(SkippedSource(path.as_posix(), reason))
+        else:
+            _set_file_keys(work, md5, sha256, work.origin or path.as_posix(), gathered.warnings)
+            _apply(work, extracted, fallback)
+            gathered.warnings.extend(f"{path.as_posix()}: {note}" for note in extracted.notes)
+        if progress:
+            progress(done, len(pending))
+
+    for source in sources:
+        if source.is_file():
+            kind = "catalogue" if source.resolve() in {c.resolve() for c in catalogue_files} else "file"
+            digest = file_sha256.get(source.resolve()) or _safe_sha256(source)
+            gathered.sources.append({"path": source.as_posix(), "kind": kind, "sha256": digest, "files": 1})
+        else:
+            entries = [
+                (name, file_sha256.get(file.resolve()) or _safe_sha256(file))
+                for name, file in members[source]
+            ]
+            gathered.sources.append(
+                {
+                    "path": source.as_posix(),
+                    "kind": "folder",
+                    "sha256": _folder_digest(entries),
+                    "files": len(entries),
+                }
+            )
+    listed = {Path(s["path"]).resolve() for s in gathered.sources}
+    for catalogue in catalogues:
+        if catalogue.resolve() not in listed:
+            gathered.sources.append(
+                {
+                    "path": catalogue.as_posix(),
+                    "kind": "catalogue",
+                    "sha256": file_sha256[catalogue.resolve()],
+                    "files": 1,
+                }
+            )
+    gathered.works = [works[k] for k in sorted(works)]
+    return gathered
+
+
+def _check_gathered(gathered: Gathered, what: str) -> None:
+    """Refuse a build or add that read nothing: exit 2, saying why each file failed."""
+    extracted = sum(1 for w in gathered.works if w.has_text)
+    if gathered.attempted and not extracted:
+        first = "; ".join(f"{s.path}: {s.reason}" for s in gathered.skipped[:3])
+        raise UsageError(
+            f"no work text could be read: all {gathered.attempted} work file(s) failed ({first}"
+            f"{'; …' if len(gathered.skipped) > 3 else ''}); nothing was {what}"
+        )
+    if not gathered.works:
+        raise UsageError(
+            "no works found in the registry sources: give folders of .txt/.md/.html/.epub/.pdf files "
+            f"or a catalogue; nothing was {what}"
+        )
+
+
+# ------------------------------------------------------------------------------------------ editions
+
+
+def _edition_keys(work: WorkSource) -> list[str]:
+    keys = [f"isbn:{isbn}" for isbn in work.isbns]
+    edition = edition_key(work.title, work.authors)
+    if edition:
+        keys.append(f"edition:{edition}")
+    if work.text_hash:
+        keys.append(f"text:{work.text_hash}")
+    if work.path and not work.origin:
+        # book.epub and book.pdf side by side in one folder: two formats of one work.
+        keys.append(f"file:{PurePosixPath(work.path).with_suffix('').as_posix()}")
+    return keys
+
+
+def edition_groups(works: Sequence[WorkSource]) -> list[str]:
+    """The edition group of each work: works sharing any ISBN, the same normalised title and first
+    author's surname, the same normalised text, or one file name in two formats, are one book.
+
+    Returns:
+        per work, its group id: the smallest work id in the group.
+    """
+    parent = list(range(len(works)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, work in enumerate(works):
+        for key in _edition_keys(work):
+            j = first.setdefault(key, i)
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    label: dict[int, str] = {}
+    for i, work in enumerate(works):
+        root = find(i)
+        if root not in label or work.work_id < label[root]:
+            label[root] = work.work_id
+    return [label[find(i)] for i in range(len(works))]
+
+
+# ------------------------------------------------------------------------------------------ building
+
+
+def _tokenise(work: WorkSource, k: int) -> _WorkTokens:
+    if not work.text:
+        empty = np.empty(0, dtype=np.int64)
+        return _WorkTokens(empty, empty, np.empty(0, dtype=np.uint64))
+    toks = tokenize(work.text)
+    shing = shingles(toks.hashes, k)
+    work.text_hash = text_hash(toks.hashes) if len(shing) else ""
+    return _WorkTokens(toks.starts.astype(np.int64), toks.ends.astype(np.int64), shing)
+
+
+def _boilerplate_threshold(config: FingerprintConfig, groups_with_text: int) -> int:
+    return max(config.boilerplate_min_works, int(np.ceil(config.boilerplate_min_share * groups_with_text)))
+
+
+def _page_ranges(pages: Iterable[int]) -> str:
+    """1, 2, 3, 5 → "1-3, 5"."""
+    out: list[str] = []
+    run: list[int] = []
+    for page in sorted(pages):
+        if run and page == run[-1] + 1:
+            run.append(page)
+            continue
+        if run:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [page]
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(out)
+
+
+def _assemble_and_write(
+    out: Path,
+    works: list[WorkSource],
+    tokens: list[_WorkTokens],
+    config: FingerprintConfig,
+    *,
+    name: str,
+    fingerprints_only: bool,
+    action: str,
+    gathered: Gathered,
+    previous: dict[str, Any] | None,
+    previous_ids: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Group editions, mask boilerplate, sign passages, index bands and write the registry folder."""
+    fingerprinter = Fingerprinter(config)
+    groups = edition_groups(works)
+    for work, group in zip(works, groups, strict=True):
+        work.group = group
+    warnings = list(gathered.warnings)
+
+    # Boilerplate: shingles found in many books carry no evidence of copying any one of them. Each
+    # edition group counts once, so the EPUB and the PDF of one book never mask each other.
+    per_group: dict[str, list[np.ndarray]] = {}
+    for work, toks in zip(works, tokens, strict=True):
+        if len(toks.shingles):
+            per_group.setdefault(work.group, []).append(toks.shingles)
+    distinct = [np.unique(np.concatenate(parts)) for parts in per_group.values()]
     threshold = _boilerplate_threshold(config, len(distinct))
     if distinct:
-        uniq, counts = np.unique(
-            np.concatenate([np.unique(s) for s in distinct.values()]), return_counts=True
-        )
+        uniq, counts = np.unique(np.concatenate(distinct), return_counts=True)
         boilerplate = uniq[counts >= threshold]
     else:
         boilerplate = np.empty(0, dtype=np.uint64)
 
-    token_cols: dict[str, list[np.ndarray]] = {"work": [], "start": [], "end": [], "shingle": []}
+    cols: dict[str, list[np.ndarray]] = {"work": [], "start": [], "end": [], "shingle": [], "masked": []}
     passage_work: list[np.ndarray] = []
     passage_start: list[np.ndarray] = []
     passage_sigs: list[np.ndarray] = []
     band_keys: list[np.ndarray] = []
     n_passages = 0
-    for idx, (starts, ends, shing) in enumerate(per_work):
-        n_tok = len(starts)
-        masked = shing.copy()
-        if len(boilerplate) and len(masked):
-            masked[np.isin(masked, boilerplate)] = MASKED
-            masked = mask_template_fills(masked, config.boilerplate_fill)
-        full = np.zeros(n_tok, dtype=np.uint64)
-        full[: len(masked)] = masked
-        token_cols["work"].append(np.full(n_tok, idx, dtype=np.uint32))
-        token_cols["start"].append(starts.astype(np.uint32))
-        token_cols["end"].append(ends.astype(np.uint32))
-        token_cols["shingle"].append(full)
-        sigs, wstarts = fingerprinter.window_signatures(masked)
+    for idx, (work, toks) in enumerate(zip(works, tokens, strict=True)):
+        n_tok = len(toks.starts)
+        values = toks.shingles.copy()
+        if len(boilerplate) and len(values):
+            values[np.isin(values, boilerplate)] = MASKED
+            values = mask_template_fills(values, config.boilerplate_fill)
+        raw = np.zeros(n_tok, dtype=np.uint64)
+        raw[: len(toks.shingles)] = toks.shingles
+        masked = np.zeros(n_tok, dtype=bool)
+        masked[: len(values)] = values == MASKED
+        if len(values) >= config.window and masked.sum() > MOSTLY_MASKED * len(values):
+            warnings.append(
+                f"work {work.work_id!r}: {masked.sum() / len(values):.0%} of its text is shared with other "
+                "works and masked as boilerplate; if it is an edition of one of them, give them a common "
+                "ISBN or the same title and author so they are grouped"
+            )
+        cols["work"].append(np.full(n_tok, idx, dtype=np.uint32))
+        cols["start"].append(toks.starts.astype(np.uint32))
+        cols["end"].append(toks.ends.astype(np.uint32))
+        cols["shingle"].append(raw)
+        cols["masked"].append(masked)
+        sigs, wstarts = fingerprinter.window_signatures(values)
         if len(sigs):
             passage_work.append(np.full(len(sigs), idx, dtype=np.uint32))
             passage_start.append(wstarts.astype(np.int32))
@@ -287,6 +575,7 @@ def build_registry(
     keys = cat([k.reshape(-1) for k in band_keys], np.uint64)
     passage_of_key = np.repeat(np.arange(n_passages, dtype=np.uint32), config.bands)
     order = np.argsort(keys, kind="stable")
+    dtypes = {"work": np.uint32, "start": np.uint32, "end": np.uint32, "shingle": np.uint64, "masked": bool}
 
     out = Path(out)
     if out.exists() and not (out / "manifest.json").is_file():
@@ -297,35 +586,64 @@ def build_registry(
         _write_tables(
             tmp,
             works=works,
-            text_hashes=text_hashes,
-            per_work_tokens=[len(s) for s, _, _ in per_work],
+            per_work_tokens=[len(t.starts) for t in tokens],
             fingerprints_only=fingerprints_only,
-            token_cols={k: cat(v, np.uint64 if k == "shingle" else np.uint32) for k, v in token_cols.items()},
+            token_cols={k: cat(v, dtypes[k]) for k, v in cols.items()},
             passages=(cat(passage_work, np.uint32), cat(passage_start, np.int32), sig_matrix),
             bands=(keys[order], passage_of_key[order]),
             boilerplate=boilerplate,
         )
         files = {name_: _sha256_file(tmp / name_) for name_ in _DATA_FILES}
+        snapshot = _now()
+        digest = _digest(files)
+        history = list((previous or {}).get("history", []))
+        history.append(
+            {
+                "snapshot": snapshot,
+                "action": action,
+                "tool_version": __version__,
+                "sources": gathered.sources,
+                "works_added": sum(1 for w in works if w.work_id not in previous_ids),
+                "works": len(works),
+                "digest": digest,
+            }
+        )
+        missing_pages = [
+            {"work_id": w.work_id, "pages": _page_ranges(w.pages_without_text), "of": w.pages}
+            for w in works
+            if w.pages_without_text and w.work_id not in previous_ids
+        ]
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "name": name or out.name,
-            "snapshot": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "name": name,
+            "snapshot": snapshot,
             "tool_version": __version__,
             "fingerprints_only": fingerprints_only,
             "config": config.to_dict(),
             "config_id": config.config_id,
             "counts": {
                 "works": len(works),
-                "works_with_text": len(with_text),
-                "tokens": int(sum(len(s) for s, _, _ in per_work)),
+                "works_with_text": sum(1 for w in works if w.has_text),
+                "groups": len(set(groups)),
+                "tokens": int(sum(len(t.starts) for t in tokens)),
                 "passages": n_passages,
                 "boilerplate_shingles": len(boilerplate),
                 "boilerplate_threshold": threshold,
                 "isbns": sum(len(w.isbns) for w in works),
+                "pages_without_text": sum(len(w.pages_without_text) for w in works),
+            },
+            "sources": [s for entry in history for s in entry["sources"]],
+            "history": history,
+            "report": {
+                "action": action,
+                "works_added": history[-1]["works_added"],
+                "skipped": [{"path": s.path, "reason": s.reason} for s in gathered.skipped],
+                "pages_without_text": missing_pages,
+                "warnings": warnings,
             },
             "files": files,
-            "digest": _digest(files),
+            "digest": digest,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         if out.exists():
@@ -342,6 +660,126 @@ def build_registry(
     return manifest
 
 
+def build_registry(
+    sources: Sequence[Path],
+    out: Path,
+    *,
+    name: str | None = None,
+    catalogues: Sequence[Path] = (),
+    config: FingerprintConfig | None = None,
+    fingerprints_only: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Build a registry folder from work files and catalogues; returns its manifest.
+
+    Args:
+        sources: folders or files of works (.txt, .md, .html, .epub, .pdf) and catalogues.
+        out: the registry folder to write; replaced atomically if it exists and is a registry.
+        name: the registry's name (default: the folder's name).
+        catalogues: catalogue files given explicitly (CSV, JSONL, Parquet).
+        config: fingerprint settings (default settings if None).
+        fingerprints_only: keep signatures, offsets, hashes and metadata but no work text.
+        progress: called with (work files read, work files in all).
+
+    Raises:
+        UsageError: bad sources, or no work could be read at all (the manifest's ``report`` lists
+            files skipped when some could).
+    """
+    config = config or FingerprintConfig()
+    gathered = gather_sources(sources, catalogues, progress)
+    _check_gathered(gathered, "built")
+    tokens = [_tokenise(w, config.shingle_size) for w in gathered.works]
+    return _assemble_and_write(
+        Path(out),
+        gathered.works,
+        tokens,
+        config,
+        name=name or Path(out).name,
+        fingerprints_only=fingerprints_only,
+        action="build",
+        gathered=gathered,
+        previous=None,
+    )
+
+
+def _stored_works(registry: WorkRegistry) -> tuple[list[WorkSource], list[_WorkTokens]]:
+    """A registry's works and their tokens as ``build`` had them, read back from its tables."""
+    rows = pq.read_table(registry.path / "works.parquet").to_pylist()
+    table = pq.read_table(registry.path / "tokens.parquet", columns=["start", "end", "shingle"])
+    starts = table["start"].to_numpy().astype(np.int64)
+    ends = table["end"].to_numpy().astype(np.int64)
+    raw = table["shingle"].to_numpy()
+    k = registry.config.shingle_size
+    works: list[WorkSource] = []
+    tokens: list[_WorkTokens] = []
+    for idx, row in enumerate(rows):
+        lo, hi = int(registry.work_offset[idx]), int(registry.work_offset[idx + 1])
+        n_shingles = max(0, hi - lo - k + 1)
+        tokens.append(_WorkTokens(starts[lo:hi], ends[lo:hi], raw[lo : lo + n_shingles].copy()))
+        works.append(
+            WorkSource(
+                **{f: row[f] for f in WorkSource.__dataclass_fields__ if f in row and f != "text"},
+                text=registry.work_text(idx),
+            )
+        )
+    return works, tokens
+
+
+def add_to_registry(
+    path: Path,
+    sources: Sequence[Path],
+    *,
+    catalogues: Sequence[Path] = (),
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Add works to a registry, as a new snapshot; returns the new manifest.
+
+    The index is rebuilt from the stored tokens (raw shingles and offsets) of the works already in
+    it plus the new ones, so boilerplate and edition groups are recomputed over all works and the
+    result equals a fresh build of all the sources; fingerprint-only registries can be added to as
+    well (the new works' text is not stored either).
+
+    Raises:
+        UsageError: bad sources, nothing readable, or a work id already in the registry.
+        RegistryError: the registry is missing, corrupt or from another version.
+    """
+    registry = WorkRegistry(Path(path))
+    existing, existing_tokens = _stored_works(registry)
+    gathered = gather_sources(sources, catalogues, progress)
+    _check_gathered(gathered, "added")
+    have = {w.work_id: w for w in existing}
+    clash = [w.work_id for w in gathered.works if w.work_id in have]
+    if clash:
+        shown = ", ".join(repr(c) for c in clash[:5]) + (" …" if len(clash) > 5 else "")
+        raise UsageError(
+            f"work id(s) {shown} already in registry {path}: `registry add` only adds works; "
+            "give them new work ids, or rebuild the registry with `registry build` to replace them"
+        )
+    by_sha = {w.sha256: w.work_id for w in existing if w.sha256}
+    for work in gathered.works:
+        if work.sha256 and work.sha256 in by_sha:
+            gathered.warnings.append(
+                f"work {work.work_id!r} is the same file (sha256) as {by_sha[work.sha256]!r}, "
+                "already registered"
+            )
+    new_tokens = [_tokenise(w, registry.config.shingle_size) for w in gathered.works]
+    merged = sorted(
+        zip(existing + gathered.works, existing_tokens + new_tokens, strict=True), key=lambda p: p[0].work_id
+    )
+    return _assemble_and_write(
+        registry.path,
+        [w for w, _ in merged],
+        [t for _, t in merged],
+        registry.config,
+        name=registry.name,
+        fingerprints_only=registry.fingerprints_only,
+        action="add",
+        gathered=gathered,
+        previous=registry.manifest,
+        previous_ids=frozenset(have),
+    )
+
+
 def _digest(files: dict[str, str]) -> str:
     canonical = json.dumps(files, sort_keys=True, separators=(",", ":")).encode()
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
@@ -351,7 +789,6 @@ def _write_tables(
     folder: Path,
     *,
     works: list[WorkSource],
-    text_hashes: list[str],
     per_work_tokens: list[int],
     fingerprints_only: bool,
     token_cols: dict[str, np.ndarray],
@@ -359,23 +796,33 @@ def _write_tables(
     bands: tuple[np.ndarray, np.ndarray],
     boilerplate: np.ndarray,
 ) -> None:
+    def strings(attr: str) -> pa.Array:
+        return pa.array([getattr(w, attr) for w in works], type=pa.string())
+
     works_table = pa.table(
         {
-            "work_id": [w.work_id for w in works],
-            "title": [w.title for w in works],
-            "authors": [w.authors for w in works],
-            "isbns": [w.isbns for w in works],
-            "rights_holder": [w.rights_holder for w in works],
-            "license": [w.license for w in works],
-            "source": [w.source for w in works],
-            "md5": [w.md5 for w in works],
-            "sha256": [w.sha256 for w in works],
-            "path": [w.path for w in works],
-            "encoding": [w.encoding for w in works],
+            "work_id": strings("work_id"),
+            "title": strings("title"),
+            "authors": pa.array([w.authors for w in works], type=pa.list_(pa.string())),
+            "isbns": pa.array([w.isbns for w in works], type=pa.list_(pa.string())),
+            "rights_holder": strings("rights_holder"),
+            "license": strings("license"),
+            "source": strings("source"),
+            "md5": strings("md5"),
+            "sha256": strings("sha256"),
+            "alt_md5": strings("alt_md5"),
+            "alt_sha256": strings("alt_sha256"),
+            "path": strings("path"),
+            "origin": strings("origin"),
+            "group": strings("group"),
+            "format": strings("format"),
+            "encoding": strings("encoding"),
+            "pages": pa.array([w.pages for w in works], type=pa.int32()),
+            "pages_without_text": pa.array([w.pages_without_text for w in works], type=pa.list_(pa.int32())),
             "tokens": pa.array(per_work_tokens, type=pa.int64()),
-            "chars": pa.array([len(w.text) if w.text else 0 for w in works], type=pa.int64()),
-            "has_text": [bool(w.text) for w in works],
-            "text_hash": text_hashes,
+            "chars": pa.array([w.chars for w in works], type=pa.int64()),
+            "has_text": pa.array([w.has_text for w in works], type=pa.bool_()),
+            "text_hash": strings("text_hash"),
         }
     )
     pq.write_table(works_table, folder / "works.parquet")
@@ -403,7 +850,13 @@ def _write_tables(
     hash_rows = [
         (kind, digest, i)
         for i, w in enumerate(works)
-        for kind, digest in (("md5", w.md5), ("sha256", w.sha256), ("text", text_hashes[i]))
+        for kind, digest in (
+            ("md5", w.md5),
+            ("sha256", w.sha256),
+            ("md5", w.alt_md5),
+            ("sha256", w.alt_sha256),
+            ("text", w.text_hash),
+        )
         if digest
     ]
     pq.write_table(
@@ -416,6 +869,9 @@ def _write_tables(
         ),
         folder / "hashes.parquet",
     )
+
+
+# ------------------------------------------------------------------------------------------ opening
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -442,12 +898,15 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_files(path: Path, manifest: dict[str, Any]) -> None:
-    """Check every data file against the digests in the manifest (tampering, truncation)."""
+def verify_files(path: Path, manifest: dict[str, Any], names: Iterable[str] | None = None) -> None:
+    """Check data files (all, or ``names``) against the digests in the manifest (tampering, truncation)."""
     files = manifest.get("files", {})
     if _digest(files) != manifest.get("digest"):
         raise RegistryError(f"{path}: manifest digest does not match its file list; the registry was altered")
+    wanted = set(files) if names is None else set(names)
     for name_, expected in sorted(files.items()):
+        if name_ not in wanted:
+            continue
         file_path = Path(path) / name_
         if not file_path.is_file():
             raise RegistryError(f"{path}: {name_} is missing; the registry is incomplete")
@@ -457,6 +916,44 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> None:
                 f"{path}: {name_} has sha256 {actual[:12]}…, the manifest says {expected[:12]}…; "
                 "the registry is corrupt or was altered — rebuild it"
             )
+
+
+def _check_config(path: Path, manifest: dict[str, Any], config: FingerprintConfig) -> None:
+    """Refuse a registry whose signatures this scanner cannot reproduce: a silent zero-match scan is
+    the failure to avoid (records would be hashed differently from the works)."""
+    if manifest.get("config_id") != config.config_id:
+        raise RegistryError(
+            f"{path}: the manifest's config_id {manifest.get('config_id')!r} does not match its fingerprint "
+            f"settings ({config.config_id}); the manifest was altered — rebuild the registry"
+        )
+    if config.normalizer != NORMALIZER_VERSION:
+        raise RegistryError(
+            f"{path}: built with text normaliser version {config.normalizer} (auditor "
+            f"{manifest.get('tool_version', '?')}); this scanner uses version {NORMALIZER_VERSION} "
+            f"(auditor {__version__}), so no record would match it — rebuild the registry with this auditor"
+        )
+
+
+_META_COLUMNS = [
+    "work_id",
+    "title",
+    "isbns",
+    "tokens",
+    "chars",
+    "has_text",
+    "text_hash",
+    "md5",
+    "sha256",
+    "authors",
+    "rights_holder",
+    "license",
+    "source",
+    "group",
+    "format",
+    "encoding",
+    "pages",
+    "pages_without_text",
+]
 
 
 class WorkRegistry:
@@ -471,6 +968,7 @@ class WorkRegistry:
             self.config = FingerprintConfig.from_dict(self.manifest["config"])
         except (KeyError, TypeError, ValueError) as exc:
             raise RegistryError(f"{self.path}: fingerprint config in manifest is invalid: {exc}") from exc
+        _check_config(self.path, self.manifest, self.config)
         self.name: str = self.manifest.get("name") or self.path.name
         try:
             self._load()
@@ -478,28 +976,15 @@ class WorkRegistry:
             raise RegistryError(f"{self.path}: cannot read registry tables: {exc}") from exc
 
     def _load(self) -> None:
-        works = pq.read_table(
-            self.path / "works.parquet",
-            columns=[
-                "work_id",
-                "title",
-                "isbns",
-                "tokens",
-                "chars",
-                "has_text",
-                "text_hash",
-                "md5",
-                "sha256",
-                "authors",
-                "rights_holder",
-                "license",
-                "source",
-            ],
-        ).to_pylist()
+        works = pq.read_table(self.path / "works.parquet", columns=_META_COLUMNS).to_pylist()
         self.works_meta: list[dict[str, Any]] = works
         self.refs = [
             WorkRef(
-                id=w["work_id"], title=w["title"] or w["work_id"], registry=self.name, isbns=tuple(w["isbns"])
+                id=w["work_id"],
+                title=w["title"] or w["work_id"],
+                registry=self.name,
+                isbns=tuple(w["isbns"]),
+                group=w["group"],
             )
             for w in works
         ]
@@ -508,7 +993,10 @@ class WorkRegistry:
         self.tok_work = tokens["work"].to_numpy()
         self.tok_start = tokens["start"].to_numpy().astype(np.int64)
         self.tok_end = tokens["end"].to_numpy().astype(np.int64)
-        self.tok_shingle = tokens["shingle"].to_numpy()
+        # Matching sees boilerplate as MASKED; the raw shingles stay on disk for `registry add`.
+        self.tok_shingle = np.where(
+            tokens["masked"].to_numpy(zero_copy_only=False), MASKED, tokens["shingle"].to_numpy()
+        ).astype(np.uint64)
         counts = (
             np.bincount(self.tok_work, minlength=len(works))
             if len(self.tok_work)
@@ -522,10 +1010,12 @@ class WorkRegistry:
         self.band_key = bands["key"].to_numpy()
         self.band_passage = bands["passage"].to_numpy()
         self.boilerplate = pq.read_table(self.path / "boilerplate.parquet")["shingle"].to_numpy()
-        isbns = pq.read_table(self.path / "isbns.parquet").to_pylist()
-        self.isbn_work = {row["isbn"]: int(row["work"]) for row in isbns}
-        hashes = pq.read_table(self.path / "hashes.parquet").to_pylist()
-        self.hash_work = {(row["kind"], row["digest"]): int(row["work"]) for row in hashes}
+        self.isbn_work: dict[str, int] = {}
+        for row in pq.read_table(self.path / "isbns.parquet").to_pylist():
+            self.isbn_work.setdefault(row["isbn"], int(row["work"]))
+        self.hash_work: dict[tuple[str, str], int] = {}
+        for row in pq.read_table(self.path / "hashes.parquet").to_pylist():
+            self.hash_work.setdefault((row["kind"], row["digest"]), int(row["work"]))
         self._texts: pa.ChunkedArray | None = None
 
     @property
@@ -551,7 +1041,7 @@ class WorkRegistry:
         return int(self.work_offset[work + 1] - self.work_offset[work])
 
     def work_text(self, work: int) -> str | None:
-        """The work's text as read at build time, or None for fingerprint-only registries."""
+        """The work's text as extracted at build time, or None (fingerprint-only, or no text)."""
         if self.fingerprints_only:
             return None
         if self._texts is None:
@@ -566,6 +1056,7 @@ class WorkRegistry:
         return self.refs[idx] if idx is not None else None
 
     def work_for_hash(self, kind: str, digest: str) -> int | None:
+        """The work with this exact key: ``md5``/``sha256`` of its file, or ``text`` (normalised text)."""
         return self.hash_work.get((kind, digest))
 
 
@@ -587,3 +1078,187 @@ def open_registries(paths: Iterable[Path], *, verify: bool = True) -> list[WorkR
                     f"settings ({'; '.join(diff)}); rebuild one with the other's settings"
                 )
     return registries
+
+
+# ------------------------------------------------------------------------------------------ describing
+
+
+def build_summary(manifest: dict[str, Any], limit: int = 20) -> list[str]:
+    """What a build or add did, for people: counts, then skipped files, PDF page gaps and warnings
+    (``limit`` of each; manifest.json's ``report`` has them all)."""
+    counts = manifest["counts"]
+    report = manifest.get("report", {})
+    verb = "written" if report.get("action", "build") == "build" else "updated"
+    lines = [
+        f"registry {manifest['name']!r} {verb}: {counts['works']} works in {counts['groups']} edition groups "
+        f"({counts['works_with_text']} with text, {report.get('works_added', counts['works'])} new), "
+        f"{counts['passages']:,} passages, {counts['boilerplate_shingles']:,} boilerplate shingles masked; "
+        f"digest {manifest['digest']}"
+    ]
+    skipped = report.get("skipped", [])
+    gaps = report.get("pages_without_text", [])
+    warnings = report.get("warnings", [])
+    if skipped:
+        lines.append(f"{len(skipped)} work file(s) skipped:")
+    sections = (
+        (skipped, lambda s: f"  skipped {s['path']}: {s['reason']}"),
+        (
+            gaps,
+            lambda g: (
+                f"  work {g['work_id']!r}: PDF page(s) {g['pages']} of {g['of']} have no text layer "
+                "(scanned?) and cannot be matched"
+            ),
+        ),
+        (warnings, lambda w: f"  warning: {w}"),
+    )
+    for items, line in sections:
+        lines += [line(item) for item in items[:limit]]
+        if len(items) > limit:
+            lines.append(f'  … and {len(items) - limit} more (manifest.json, "report")')
+    return lines
+
+
+def _folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+
+
+def describe_registry(registry: WorkRegistry) -> list[str]:
+    """``registry info`` for people: identity, config, sizes, snapshots, sources, and every work."""
+    m = registry.manifest
+    counts = m["counts"]
+    lines = [
+        f"registry   {m['name']}  ({registry.path})",
+        f"snapshot   {m['snapshot']}   tool {m['tool_version']}   format {m['format_version']}",
+        f"digest     {m['digest']}",
+        f"config     {m['config_id']}",
+        f"text       {'fingerprints only (no work text)' if m.get('fingerprints_only') else 'included'}",
+        f"counts     {counts['works']} works in {counts['groups']} edition groups "
+        f"({counts['works_with_text']} with text), {counts['tokens']:,} tokens, {counts['passages']:,} "
+        f"passages, {counts['isbns']} ISBNs, {counts['boilerplate_shingles']:,} boilerplate shingles",
+        f"size       {_folder_size(registry.path) / 1e6:,.1f} MB on disk",
+        "history",
+    ]
+    for entry in m.get("history", []):
+        lines.append(
+            f"  {entry['snapshot']}  {entry['action']:<5}  +{entry['works_added']} works "
+            f"(total {entry['works']})  {entry['digest'][:19]}…"
+        )
+        lines += [
+            f"      {s['kind']:<9} {s['path']}  sha256 {s['sha256'][:12]}…  ({s['files']} files)"
+            for s in entry.get("sources", [])
+        ]
+    report = m.get("report", {})
+    if report.get("skipped") or report.get("pages_without_text"):
+        lines.append(f"last {report.get('action', 'build')}")
+        lines += [f"  skipped {s['path']}: {s['reason']}" for s in report.get("skipped", [])]
+        lines += [
+            f"  {g['work_id']}: PDF pages without text {g['pages']} (of {g['of']})"
+            for g in report.get("pages_without_text", [])
+        ]
+    lines.append("")
+    lines.append(
+        f"{'work id':<32} {'format':<8} {'encoding':<10} {'tokens':>9} {'chars':>10}  {'group':<20} "
+        f"{'ISBNs':<15} title"
+    )
+    for meta in registry.works_meta:
+        isbns = ",".join(meta["isbns"][:1]) + ("…" if len(meta["isbns"]) > 1 else "")
+        group = "" if meta["group"] == meta["work_id"] else meta["group"]
+        lines.append(
+            f"{meta['work_id']:<32} {meta['format'] or '-':<8} {meta['encoding'] or '-':<10} "
+            f"{meta['tokens']:>9,} {meta['chars']:>10,}  {group:<20} {isbns:<15} {meta['title']}"
+        )
+    return lines
+
+
+def registry_listing(registry: WorkRegistry) -> dict[str, Any]:
+    """``registry info --json``: the manifest plus one object per work."""
+    return {**registry.manifest, "works": registry.works_meta}
+
+
+def _verified_works(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    manifest = read_manifest(path)
+    verify_files(path, manifest, names=["works.parquet"])
+    try:
+        rows = pq.read_table(Path(path) / "works.parquet").to_pylist()
+    except (OSError, pa.ArrowException) as exc:
+        raise RegistryError(f"{path}: cannot read works.parquet: {exc}") from exc
+    return manifest, rows
+
+
+def diff_registries(a: Path, b: Path) -> dict[str, Any]:
+    """What changed from registry (snapshot) A to B: works added, removed, and changed — by file
+    sha256/md5, normalised-text hash, or metadata — with the old and new value of each change."""
+    ma, rows_a = _verified_works(a)
+    mb, rows_b = _verified_works(b)
+    wa = {r["work_id"]: r for r in rows_a}
+    wb = {r["work_id"]: r for r in rows_b}
+
+    def side(path: Path, m: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "path": Path(path).as_posix(),
+            "name": m.get("name"),
+            "snapshot": m.get("snapshot"),
+            "digest": m.get("digest"),
+            "works": m.get("counts", {}).get("works"),
+            "config_id": m.get("config_id"),
+            "fingerprints_only": bool(m.get("fingerprints_only")),
+        }
+
+    def brief(row: dict[str, Any]) -> dict[str, Any]:
+        return {"work_id": row["work_id"], "title": row["title"], "sha256": row["sha256"]}
+
+    changed = []
+    for work_id in sorted(set(wa) & set(wb)):
+        before, after = wa[work_id], wb[work_id]
+        fields = {f: [before.get(f), after.get(f)] for f in _DIFF_FIELDS if before.get(f) != after.get(f)}
+        if fields:
+            changed.append({"work_id": work_id, "title": after["title"], "changes": fields})
+    config = FingerprintConfig.from_dict(ma.get("config", {})).differences(
+        FingerprintConfig.from_dict(mb.get("config", {}))
+    )
+    return {
+        "a": side(a, ma),
+        "b": side(b, mb),
+        "same_content": ma.get("digest") == mb.get("digest"),
+        "config_differences": config,
+        "added": [brief(wb[w]) for w in sorted(set(wb) - set(wa))],
+        "removed": [brief(wa[w]) for w in sorted(set(wa) - set(wb))],
+        "changed": changed,
+        "unchanged": len(set(wa) & set(wb)) - len(changed),
+    }
+
+
+def _short(value: Any) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    if len(text) == 64 or len(text) == 32:  # a digest
+        return text[:12] + "…"
+    return repr(text)
+
+
+def format_diff(diff: dict[str, Any]) -> list[str]:
+    """``registry diff`` for people."""
+    lines = []
+    for key in ("a", "b"):
+        s = diff[key]
+        lines.append(
+            f"{key.upper()}  {s['name']}  ({s['path']})  snapshot {s['snapshot']}  {s['works']} works  "
+            f"{s['digest']}"
+        )
+    if diff["same_content"]:
+        lines.append("same content (equal digests)")
+    if diff["config_differences"]:
+        lines.append(
+            "fingerprint settings differ: "
+            + "; ".join(diff["config_differences"])
+            + " (scans cannot combine them)"
+        )
+    lines.append(f"added ({len(diff['added'])})")
+    lines += [f"  + {w['work_id']}  {w['title']}" for w in diff["added"]]
+    lines.append(f"removed ({len(diff['removed'])})")
+    lines += [f"  - {w['work_id']}  {w['title']}" for w in diff["removed"]]
+    lines.append(f"changed ({len(diff['changed'])})")
+    for w in diff["changed"]:
+        what = "; ".join(f"{f} {_short(old)} → {_short(new)}" for f, (old, new) in w["changes"].items())
+        lines.append(f"  ~ {w['work_id']}: {what}")
+    lines.append(f"unchanged ({diff['unchanged']})")
+    return lines
