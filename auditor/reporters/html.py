@@ -10,9 +10,10 @@ from itertools import zip_longest
 from typing import Any
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, Undefined, UndefinedError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from auditor.models import SEVERITY_NAMES
+from auditor.reporters.align import Piece, align
 from auditor.reporters.base import Reporter, register
 from auditor.reporters.summary import (
     CONTENT_KINDS,
@@ -31,11 +32,14 @@ from auditor.reporters.text import clamp, one_line, visible
 EVIDENCE_LIMIT = 500
 """Findings shown with their full evidence, worst first; the rest are counted, not shown."""
 EVIDENCE_CHARS = 1_500
-"""Longest excerpt shown per side of a span (the engine cuts evidence already; this bounds the page)."""
+"""Longest excerpt shown per side of a span: longer ones show their two ends around a marked gap (the
+engine already keeps ~1,200 characters per side; this bounds the page for any report.json)."""
 FINDINGS_LIMIT = 20_000
 """Rows of the findings table; report.json keeps them all."""
 SKIPPED_LIMIT = 1_000
 """Skipped inputs and rows listed; the rest are counted."""
+LICENCES_SHOWN = 12
+"""Licences in the overview chart, most findings first."""
 CELL_CHARS = 300
 """Longest id, title, URL or message shown in a table cell."""
 
@@ -168,8 +172,70 @@ def _has_evidence(finding: dict[str, Any]) -> bool:
     return finding.get("kind") in CONTENT_KINDS or bool(finding.get("spans") or finding.get("evidence"))
 
 
+_PIECE_TAGS = {"same": ("<mark>", "</mark>"), "diff": ('<span class="chg">', "</span>"), "plain": ("", "")}
+
+
+def _cell(pieces: tuple[Piece, ...]) -> Markup:
+    """One side of an aligned row as HTML: every piece of text made visible and escaped, then tagged."""
+    out = []
+    for piece in pieces:
+        text = str(escape(visible(piece.text)))
+        opening, closing = _PIECE_TAGS.get(piece.kind, ("", ""))
+        if opening:
+            # Tag line by line, so a highlight never paints the empty end of a line or a blank line.
+            text = "\n".join(
+                f"{opening}{line}{closing}" if line.strip() else line for line in text.split("\n")
+            )
+        out.append(text)
+    return Markup("".join(out))
+
+
+def _span_length(span: dict[str, Any], side: str) -> int | None:
+    try:
+        return int(span[f"{side}_end"]) - int(span[f"{side}_start"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _pair(span: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any]:
+    """One span's evidence as the template shows it: aligned rows, or the record's text alone."""
+    record_text = ev.get("record_text")
+    work_text = ev.get("work_text")
+    pair: dict[str, Any] = {
+        "offsets": _offsets(span) if span else "offsets not recorded",
+        "record_caption": "Record text",
+        "work_caption": "Registered work text",
+    }
+    if span.get("record_start") is not None:
+        pair["record_caption"] += f" · chars {_num(span.get('record_start'))}–{_num(span.get('record_end'))}"
+    if span.get("work_start") is not None:
+        pair["work_caption"] += f" · chars {_num(span.get('work_start'))}–{_num(span.get('work_end'))}"
+    if isinstance(record_text, str) and isinstance(work_text, str):
+        alignment = align(
+            record_text,
+            work_text,
+            record_length=_span_length(span, "record"),
+            work_length=_span_length(span, "work"),
+            limit=EVIDENCE_CHARS,
+        )
+        pair["mode"] = "aligned"
+        pair["rows"] = [
+            {"gap": row.gap, "record": _cell(row.record), "work": _cell(row.work)} for row in alignment.rows
+        ]
+        pair["shared"] = (
+            f"{alignment.shared_words:,} of the {alignment.record_words:,} words of the record excerpt "
+            f"appear in the work excerpt in the same order ({_pct(alignment.shared_share)})"
+        )
+        return pair
+    pair["record_text"] = clamp(record_text, EVIDENCE_CHARS) if isinstance(record_text, str) else None
+    # A span with work offsets but no work text comes from a fingerprint-only registry: say so beside
+    # the record; a span without work offsets is the record's own text (a notice): one column.
+    pair["mode"] = "no-work-text" if span.get("work_start") is not None else "record-only"
+    return pair
+
+
 def _evidence(findings: list[dict[str, Any]], rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Side-by-side excerpts of the worst content findings, and how many more were left out."""
+    """Side-by-side, aligned excerpts of the worst content findings, and how many more were left out."""
     shown: list[dict[str, Any]] = []
     omitted = 0
     for finding, row in zip(findings, rows, strict=True):
@@ -180,21 +246,10 @@ def _evidence(findings: list[dict[str, Any]], rows: list[dict[str, Any]]) -> tup
         if len(shown) >= EVIDENCE_LIMIT:
             omitted += 1
             continue
-        pairs = []
-        for span, ev in zip_longest(spans, evidence):
-            span = span or {}
-            ev = ev or {}
-            record_text = ev.get("record_text")
-            work_text = ev.get("work_text")
-            pairs.append(
-                {
-                    "offsets": _offsets(span) if span else "offsets not recorded",
-                    "record_text": clamp(record_text, EVIDENCE_CHARS) if record_text is not None else None,
-                    "work_text": clamp(work_text, EVIDENCE_CHARS) if work_text is not None else None,
-                    # A span without work offsets is the record's own text (a notice): one column.
-                    "side_by_side": work_text is not None or span.get("work_start") is not None,
-                }
-            )
+        pairs = [
+            _pair(span if isinstance(span, dict) else {}, ev if isinstance(ev, dict) else {})
+            for span, ev in zip_longest(spans, evidence)
+        ]
         row["evidence_anchor"] = f"ev-{row['index']}"
         shown.append({"row": row, "pairs": pairs, "message": str(finding.get("message", ""))})
     return shown, omitted
@@ -222,6 +277,54 @@ def _severity_chart(by_severity: dict[str, int]) -> list[dict[str, Any]]:
         }
         for name in SEVERITY_NAMES
     ]
+
+
+CHART_LABEL_CHARS = 64
+"""Longest label in an overview chart; the full text is the bar's tooltip."""
+
+
+def _hbars(items: list[tuple[str, float, str]], cls: str) -> dict[str, Any]:
+    """Rows of a horizontal bar chart: a label above each bar, a 0–1 share as its length, a value after it."""
+    rows = []
+    for i, (label, share, value) in enumerate(items):
+        try:
+            share = min(max(float(share), 0.0), 1.0)
+        except (TypeError, ValueError):
+            share = 0.0
+        full = one_line(str(label))
+        rows.append(
+            {
+                "label": clamp(full, CHART_LABEL_CHARS),
+                "full": clamp(full, CELL_CHARS),
+                "y": i * 34,
+                "width": round(300 * share, 1),
+                "value": value,
+                "cls": cls,
+            }
+        )
+    return {"rows": rows, "height": len(rows) * 34 + 4}
+
+
+def _works_chart(works: list[dict[str, Any]]) -> dict[str, Any]:
+    return _hbars(
+        [
+            (
+                str(w.get("title") or w.get("id") or ""),
+                w.get("coverage") or 0,
+                f"{_pct(w.get('coverage') or 0)} · {_num(w.get('records') or 0)} records",
+            )
+            for w in works
+        ],
+        "cov",
+    )
+
+
+def _licence_chart(licences: list[tuple[str, int]]) -> dict[str, Any]:
+    most = max([count for _, count in licences] + [1])
+    return _hbars(
+        [(name, count / most, f"{_num(count)} findings") for name, count in licences[:LICENCES_SHOWN]],
+        "lic",
+    )
 
 
 def build_context(report: dict[str, Any]) -> dict[str, Any]:
@@ -256,7 +359,9 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
         "chart": _severity_chart(by_severity),
         "top_sources": [dict(s, sev_class=_sev_class(s.get("max_severity"))) for s in top_sources(report)],
         "top_works": top_works(report),
+        "works_chart": _works_chart(top_works(report)),
         "licences": licence_mix(report),
+        "licence_chart": _licence_chart(licence_mix(report)),
         "sources": sources,
         "works": works,
         "findings_total": len(all_findings),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -11,8 +12,18 @@ from auditor.reporters.summary import EXIT_CODE_MEANINGS, suppression_text, wors
 from auditor.reporters.text import dump_json
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# GitHub code scanning's limits on an uploaded SARIF file (docs.github.com, "SARIF results exceed
+# limit"): runs per file 20 (we write 1), results per run 25,000 (rejected above; only the top 5,000
+# are shown), rules per run 25,000, tags per rule 20 (shown: 10), locations per result 1,000 (we write
+# 1), and 10 MB for the gzip-compressed file.
 RESULTS_LIMIT = 25_000
 """Results per run, worst first; GitHub code scanning rejects runs with more."""
+RESULTS_SHOWN = 5_000
+"""Results GitHub shows per run; a notification says so when there are more."""
+RULES_LIMIT = 25_000
+"""Rules per run; rules that results refer to are always kept."""
+UPLOAD_LIMIT = 10 * 1000 * 1000
+"""Largest gzip-compressed SARIF file GitHub accepts; results are cut (worst kept) to fit."""
 
 _LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub ranks alerts by this score (CVSS-like, "0.0"–"10.0").
@@ -61,6 +72,11 @@ def _rules(report: dict[str, Any], findings: list[dict[str, Any]]) -> list[dict[
     for finding in findings:  # a re-rendered or older report may not list every rule it used
         rid = str(finding.get("rule_id", ""))
         known.setdefault(rid, {"id": rid, "severity": finding.get("severity"), "kind": finding.get("kind")})
+    if len(known) > RULES_LIMIT:
+        used = {str(f.get("rule_id", "")) for f in findings}
+        unused = [rid for rid in known if rid not in used][: max(RULES_LIMIT - len(used), 0)]
+        keep = used | set(unused)
+        known = {rid: rule for rid, rule in known.items() if rid in keep}
     rules = []
     for rid, rule in known.items():
         name = rule.get("name") or rid
@@ -145,10 +161,18 @@ def _notification(text: str, level: str, descriptor: str, uri: str | None = None
     return note
 
 
-def build_sarif(report: dict[str, Any]) -> dict[str, Any]:
-    """The SARIF 2.1.0 log of a report record (one run)."""
+def build_sarif(
+    report: dict[str, Any], *, results_limit: int = RESULTS_LIMIT, cut_for_size: bool = False
+) -> dict[str, Any]:
+    """The SARIF 2.1.0 log of a report record (one run).
+
+    Args:
+        report: the report.json record.
+        results_limit: most results in the run, worst first; a notification counts the rest.
+        cut_for_size: the limit was lowered to fit GitHub's upload size; the notification says so.
+    """
     all_findings = worst_first(report.get("findings") or [])
-    findings = all_findings[:RESULTS_LIMIT]
+    findings = all_findings[:results_limit]
     rules = _rules(report, findings)
     rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
     summary = report.get("summary") or {}
@@ -176,18 +200,33 @@ def build_sarif(report: dict[str, Any]) -> dict[str, Any]:
                 "records-skipped",
             )
         )
-    if len(all_findings) > RESULTS_LIMIT:
-        omitted = all_findings[RESULTS_LIMIT:]
+    if len(all_findings) > results_limit:
+        omitted = all_findings[results_limit:]
         counts: dict[str, int] = {}
         for f in omitted:
             counts[str(f.get("severity"))] = counts.get(str(f.get("severity")), 0) + 1
         breakdown = ", ".join(f"{n} {sev}" for sev, n in counts.items())
+        why = (
+            f"the run is capped at {results_limit} results to keep the gzip-compressed file under "
+            f"GitHub's upload limit of {UPLOAD_LIMIT:,} bytes"
+            if cut_for_size
+            else f"SARIF runs are capped at {results_limit} results (GitHub code scanning's limit)"
+        )
         notifications.append(
             _notification(
-                f"{len(omitted)} results omitted ({breakdown}): SARIF runs are capped at "
-                f"{RESULTS_LIMIT} results, worst kept; report.json has every finding",
+                f"{len(omitted)} results omitted ({breakdown}): {why}, worst kept; "
+                "report.json has every finding",
                 "warning",
                 "results-capped",
+            )
+        )
+    if len(findings) > RESULTS_SHOWN:
+        notifications.append(
+            _notification(
+                f"{len(findings)} results: GitHub code scanning shows only {RESULTS_SHOWN} results of a run; "
+                "they are listed worst first",
+                "note",
+                "results-shown",
             )
         )
 
@@ -237,10 +276,24 @@ def build_sarif(report: dict[str, Any]) -> dict[str, Any]:
 
 @register
 class SarifReporter(Reporter):
-    """One SARIF run: rules from the report, one result per finding (worst 25,000), skips as notifications."""
+    """One SARIF run: rules from the report, one result per finding (worst 25,000, fewer if the gzipped
+    file would pass 10 MB), skips and caps as notifications."""
 
     name = "sarif"
     filename = "report.sarif"
 
     def render(self, report: dict[str, Any]) -> str:
-        return dump_json(build_sarif(report)) + "\n"
+        # Compact JSON: a capped run is tens of MB, and indenting costs five times the time and twice
+        # the bytes. If the compressed file would pass GitHub's upload limit, fewer results are kept.
+        limit, cut = RESULTS_LIMIT, False
+        while True:
+            log = build_sarif(report, results_limit=limit, cut_for_size=cut)
+            text = dump_json(log, indent=None) + "\n"
+            data = text.encode("utf-8")
+            if len(data) <= UPLOAD_LIMIT:
+                return text
+            size = len(gzip.compress(data, compresslevel=6))
+            results = len(log["runs"][0]["results"])
+            if size <= UPLOAD_LIMIT or results == 0:
+                return text
+            limit, cut = min(results - 1, int(results * UPLOAD_LIMIT / size * 0.95)), True

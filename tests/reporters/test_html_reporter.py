@@ -20,7 +20,7 @@ ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "header", "nav", "section", "article", "div",
     "span", "strong", "b", "i", "a", "p", "h1", "h2", "h3", "svg", "text", "rect", "table", "thead", "tbody",
     "tr", "th", "td", "label", "select", "option", "input", "figure", "figcaption", "pre", "code", "dl", "dt",
-    "dd", "script",
+    "dd", "script", "g", "mark",
 }  # fmt: skip
 
 
@@ -121,12 +121,19 @@ def test_html_shows_evidence_side_by_side_with_offsets(report: dict[str, Any]) -
     assert "© 2019 Acme Books. All rights reserved." in text
 
 
-def test_html_clamps_long_evidence(report: dict[str, Any]) -> None:
+def test_html_windows_long_evidence_around_a_marked_gap(report: dict[str, Any]) -> None:
     report["findings"][0]["evidence"][0]["record_text"] = "x" * 5000
     text = render(report)
     longest = max(len(run) for run in re.findall(r"x+", text))
-    assert longest == html_reporter.EVIDENCE_CHARS - 1
-    assert "x" * (html_reporter.EVIDENCE_CHARS - 1) + "…" in text
+    assert longest == html_reporter.EVIDENCE_CHARS // 2
+    assert "3,500 characters of the record not shown here" in text
+
+
+def test_html_clamps_long_record_only_evidence(report: dict[str, Any]) -> None:
+    report["findings"][4]["evidence"][0]["record_text"] = "y" * 5000  # the notice: no work side
+    text = render(report)
+    assert "y" * (html_reporter.EVIDENCE_CHARS - 1) + "…" in text
+    assert "y" * html_reporter.EVIDENCE_CHARS not in text
 
 
 def test_html_caps_the_evidence_shown_worst_first(
@@ -148,8 +155,50 @@ def test_html_caps_the_evidence_shown_worst_first(
     assert text.count('<article class="evidence"') == 3
     assert "3 more are omitted" in text
     assert "record-4" in text and "record-5" in text  # the critical ones come first
-    assert "<pre>record-0</pre>" in text  # then the first low one, in report order
-    assert "<pre>record-1</pre>" not in text and "<pre>record-3</pre>" not in text
+    assert "record-0" in text  # then the first low one, in report order
+    assert "record-1" not in text and "record-3" not in text
+
+
+def test_html_evidence_marks_shared_words_and_aligns_the_rows(
+    report_factory: Any, finding_factory: Any
+) -> None:
+    record = "The quick brown fox jumps over the lazy dog. It ran home."
+    work = "The quick red fox jumps over the lazy cat. It ran home."
+    finding = finding_factory(
+        spans=[{"record_start": 10, "record_end": 67, "work_start": 500, "work_end": 555}],
+        evidence=[{"record_text": record, "work_text": work}],
+        work={"id": "w", "title": "W", "registry": "r", "isbns": []},
+    )
+    text = render(report_factory([finding]))
+    assert '<div class="rec"><mark>The quick</mark> <span class="chg">brown</span> <mark>fox jumps' in text
+    assert '<div class="wrk"><mark>The quick</mark> <span class="chg">red</span> <mark>fox jumps' in text
+    assert '<span class="chg">dog</span>' in text and '<span class="chg">cat</span>' in text
+    assert "10 of the 12 words of the record excerpt appear in the work excerpt in the same order" in text
+    assert "Record text · chars 10–67" in text and "Registered work text · chars 500–555" in text
+
+
+def test_html_evidence_shows_the_engines_middle_cut_as_a_gap(
+    report_factory: Any, finding_factory: Any
+) -> None:
+    head, tail = "alpha beta gamma delta " * 26, " omega psi chi phi" * 33  # 598 + 594 characters
+    record = head[:600].ljust(600, "x") + " … " + tail[:600].rjust(600, "y")
+    work = head[:580].ljust(580, "z") + " … " + tail[:580].rjust(580, "y")
+    finding = finding_factory(
+        spans=[{"record_start": 0, "record_end": 5000, "work_start": 100, "work_end": 3100}],
+        evidence=[{"record_text": record, "work_text": work}],
+        work={"id": "w", "title": "W", "registry": "r", "isbns": []},
+    )
+    text = render(report_factory([finding]))
+    assert "3,800 characters of the record and 1,840 of the work not kept in the report" in text
+    assert " … " not in re.sub(r"<[^>]+>", "", text.split('id="evidence"')[1].split("</article>")[0])
+
+
+def test_html_overview_draws_the_works_and_the_licence_mix_as_svg(report: dict[str, Any]) -> None:
+    text = render(report)
+    assert 'aria-label="Works most present: share of each work found"' in text
+    assert 'aria-label="Licence mix: findings per declared licence"' in text
+    assert "<title>The Long Winter</title>" in text and "35.0 % · 12 records" in text
+    assert "<title>CC-BY-NC-4.0</title>" in text and "1 findings" in text
 
 
 def test_html_is_readable_without_javascript(report: dict[str, Any]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import random
+import string
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -135,3 +138,93 @@ def test_sarif_empty_run_is_valid_and_unsuccessful_for_exit_3(empty: dict[str, A
     run = render(empty)["runs"][0]
     assert run["results"] == []
     assert run["invocations"][0]["executionSuccessful"] is False
+
+
+def _githubs_limits_hold(log: dict[str, Any], text: str) -> None:
+    """GitHub code scanning's upload limits (docs.github.com, "SARIF results exceed limit")."""
+    assert len(log["runs"]) <= 20
+    for run in log["runs"]:
+        assert len(run["results"]) <= 25_000
+        assert len(run["tool"]["driver"]["rules"]) <= 25_000
+        assert all(len(r["properties"]["tags"]) <= 10 for r in run["tool"]["driver"]["rules"])
+        assert all(len(r["locations"]) <= 100 for r in run["results"])
+    assert len(gzip.compress(text.encode("utf-8"))) <= 10 * 1000 * 1000
+
+
+def test_sarif_at_scale_keeps_githubs_limits_and_the_worst_results(
+    report_factory: Any, finding_factory: Any
+) -> None:
+    severities = ["info", "low", "medium", "high", "critical"]
+    findings = [
+        finding_factory(
+            severity=severities[i % 5],
+            row=i + 1,
+            record_id=f"doc-{i}",
+            url=f"https://site{i % 300}.example/page/{i}",
+            work={"id": f"w{i % 50}", "title": f"Title {i % 50}", "registry": "r", "isbns": []},
+            score={"similarity": 0.9, "record_coverage": 0.42, "matched_tokens": i},
+            spans=[{"record_start": i, "record_end": i + 900, "work_start": 2 * i, "work_end": 2 * i + 900}],
+            message=f"Record copies {i} tokens of a registered work",
+            fingerprint=f"{i:032x}",
+        )
+        for i in range(30_000)
+    ]
+    report = report_factory(findings)
+    text = get_reporter("sarif").render(report)
+    log = json.loads(text)
+    _githubs_limits_hold(log, text)
+    run = log["runs"][0]
+    assert len(run["results"]) == sarif_reporter.RESULTS_LIMIT
+    kept = [r["properties"]["severity"] for r in run["results"]]
+    assert kept.count("critical") == kept.count("high") == kept.count("medium") == kept.count("low") == 6000
+    assert kept.count("info") == 1000 and kept == sorted(kept, key=severities.index, reverse=True)
+    notes = {
+        n["descriptor"]["id"]: n["message"]["text"]
+        for n in run["invocations"][0]["toolExecutionNotifications"]
+    }
+    assert notes["results-capped"].startswith("5000 results omitted (5000 info)")
+    assert "GitHub code scanning shows only 5000 results" in notes["results-shown"]
+    # The full log takes half a minute to validate; the same log cut to a few results checks its shape.
+    run["results"] = run["results"][:50]
+    assert not list(_validator().iter_errors(log))
+
+
+def test_sarif_cuts_results_to_fit_githubs_upload_size(
+    report_factory: Any, finding_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sarif_reporter, "UPLOAD_LIMIT", 60_000)
+    rng = random.Random(6)
+    findings = [
+        finding_factory(
+            severity="critical" if i < 10 else "low",
+            row=i + 1,
+            record_id=f"doc-{i}",
+            # Incompressible text, so the compressed file grows with every result.
+            message="".join(rng.choice(string.ascii_letters) for _ in range(1500)),
+            fingerprint=f"{i:032x}",
+        )
+        for i in range(200)
+    ]
+    text = get_reporter("sarif").render(report_factory(findings))
+    log = render(report_factory(findings))
+    assert len(gzip.compress(text.encode("utf-8"))) <= 60_000
+    results = log["runs"][0]["results"]
+    assert 10 <= len(results) < 200
+    assert [r["properties"]["severity"] for r in results[:10]] == ["critical"] * 10
+    capped = [
+        n for n in log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        if n["descriptor"]["id"] == "results-capped"
+    ]  # fmt: skip
+    assert "GitHub's upload limit of 60,000 bytes" in capped[0]["message"]["text"]
+
+
+def test_sarif_caps_rules_keeping_those_results_use(
+    report: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sarif_reporter, "RULES_LIMIT", 3)
+    report["findings"] = [f for f in report["findings"] if f["rule_id"] in ("AUD401", "AUD501")]
+    run = render(report)["runs"][0]
+    ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert len(ids) == 3 and {"AUD401", "AUD501"} <= set(ids)
+    for result in run["results"]:
+        assert ids[result["ruleIndex"]] == result["ruleId"]
