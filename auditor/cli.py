@@ -7,7 +7,10 @@ under --strict or nothing scanned, 4 internal error, 130 interrupted. A crash ne
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
 import time
 import traceback
@@ -28,6 +31,8 @@ EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
 EXIT_INTERNAL = 4
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+EXIT_TERMINATED = 143
 
 _DEFAULTS = FingerprintConfig()
 _SEVERITY_CHOICE = click.Choice(list(reversed(SEVERITY_NAMES)), case_sensitive=False)
@@ -102,7 +107,7 @@ def registry() -> None:
     "catalogues",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Catalogue CSV (work_id, title, authors, isbn, …, path).",
+    help="Catalogue CSV, JSONL or Parquet (work_id, title, authors, isbn, …, path); repeatable.",
 )
 @click.option("--name", help="Registry name shown in reports (default: folder name).")
 @click.option("--fingerprints-only", is_flag=True, help="Keep signatures and metadata, not the text.")
@@ -117,7 +122,7 @@ def registry() -> None:
 @click.option("--num-perm", default=_DEFAULTS.num_perm, show_default=True, type=int)
 @click.option("--bands", default=_DEFAULTS.bands, show_default=True, type=int)
 @click.option("--seed", default=_DEFAULTS.seed, show_default=True, type=int)
-@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("--quiet", is_flag=True, help="No progress or summary on stderr.")
 def registry_build(
     sources: tuple[Path, ...],
     out: Path,
@@ -131,8 +136,8 @@ def registry_build(
     seed: int,
     quiet: bool,
 ) -> None:
-    """Build a registry from folders of work texts and catalogue CSVs."""
-    from auditor.registry import build_registry
+    """Build a registry from work files (.txt .md .html .epub .pdf), folders of them and catalogues."""
+    from auditor.registry import build_registry, build_summary
 
     if bands < 1 or num_perm % bands:
         _fail(f"--num-perm {num_perm} is not a multiple of --bands {bands}")
@@ -147,62 +152,93 @@ def registry_build(
         )
     except ValueError as exc:
         _fail(str(exc))
+    progress, done = _work_progress(quiet)
+    try:
+        manifest = build_registry(
+            list(sources),
+            out,
+            name=name,
+            catalogues=list(catalogues),
+            config=config,
+            fingerprints_only=fingerprints_only,
+            progress=progress,
+        )
+    finally:
+        done()
+    if not quiet:
+        click.echo("\n".join(build_summary(manifest)), err=True)
+
+
+def _work_progress(quiet: bool) -> tuple[Any, Any]:
+    """A (done, total) progress line for reading work files, and the function that ends it."""
     show = _show_progress(quiet)
+    shown = [False]
 
     def progress(done: int, total: int) -> None:
         if show:
+            shown[0] = True
             click.echo(f"\rreading works: {done}/{total}", err=True, nl=False)
 
-    manifest = build_registry(
-        list(sources),
-        out,
-        name=name,
-        catalogues=list(catalogues),
-        config=config,
-        fingerprints_only=fingerprints_only,
-        progress=progress,
-    )
-    if show:
-        click.echo("", err=True)
-    counts = manifest["counts"]
+    def finish() -> None:
+        if shown[0]:
+            click.echo("", err=True)
+
+    return progress, finish
+
+
+@registry.command("add")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--catalogue",
+    "catalogues",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Catalogue CSV, JSONL or Parquet of the works to add; repeatable.",
+)
+@click.option("--quiet", is_flag=True, help="No progress or summary on stderr.")
+def registry_add(path: Path, sources: tuple[Path, ...], catalogues: tuple[Path, ...], quiet: bool) -> None:
+    """Add works to registry PATH as a new snapshot (its fingerprint settings are kept)."""
+    from auditor.registry import add_to_registry, build_summary
+
+    if not sources and not catalogues:
+        _fail("give the works to add: SOURCE files or folders, or --catalogue FILE")
+    progress, done = _work_progress(quiet)
+    try:
+        manifest = add_to_registry(path, list(sources), catalogues=list(catalogues), progress=progress)
+    finally:
+        done()
     if not quiet:
-        click.echo(
-            f"registry {manifest['name']!r} written to {out}: {counts['works']} works "
-            f"({counts['works_with_text']} with text), {counts['passages']:,} passages, "
-            f"{counts['boilerplate_shingles']:,} boilerplate shingles masked; digest {manifest['digest']}",
-            err=True,
-        )
+        click.echo("\n".join(build_summary(manifest)), err=True)
 
 
 @registry.command("info")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest and every work as JSON.")
 def registry_info(path: Path, as_json: bool) -> None:
-    """Show a registry's works, sizes, fingerprint config and digest."""
-    from auditor.registry import WorkRegistry
+    """Show a registry's works, sizes, fingerprint config, snapshots, sources and digest."""
+    from auditor.registry import WorkRegistry, describe_registry, registry_listing
 
     reg = WorkRegistry(path)
     if as_json:
-        click.echo(json.dumps(reg.manifest, indent=2))
+        click.echo(json.dumps(registry_listing(reg), indent=2, ensure_ascii=False))
         return
-    m = reg.manifest
-    counts = m["counts"]
-    click.echo(f"registry   {m['name']}  ({path})")
-    click.echo(f"snapshot   {m['snapshot']}   tool {m['tool_version']}")
-    click.echo(f"digest     {m['digest']}")
-    click.echo(f"config     {m['config_id']}")
-    click.echo(
-        f"text       {'fingerprints only (no work text)' if m.get('fingerprints_only') else 'included'}"
-    )
-    click.echo(
-        f"counts     {counts['works']} works, {counts['tokens']:,} tokens, {counts['passages']:,} passages, "
-        f"{counts['isbns']} ISBNs, {counts['boilerplate_shingles']:,} boilerplate shingles"
-    )
-    click.echo("")
-    click.echo(f"{'work id':<32} {'tokens':>9}  {'ISBNs':<15} title")
-    for meta in reg.works_meta:
-        isbns = ",".join(meta["isbns"][:1]) + ("…" if len(meta["isbns"]) > 1 else "")
-        click.echo(f"{meta['work_id']:<32} {meta['tokens']:>9,}  {isbns:<15} {meta['title']}")
+    click.echo("\n".join(describe_registry(reg)))
+
+
+@registry.command("diff")
+@click.argument("registry_a", type=click.Path(path_type=Path))
+@click.argument("registry_b", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def registry_diff(registry_a: Path, registry_b: Path, as_json: bool) -> None:
+    """List works added, removed and changed (file hash, text hash, metadata) from A to B."""
+    from auditor.registry import diff_registries, format_diff
+
+    diff = diff_registries(registry_a, registry_b)
+    if as_json:
+        click.echo(json.dumps(diff, indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(format_diff(diff)))
 
 
 # --------------------------------------------------------------------------------------------- scan
@@ -220,13 +256,72 @@ def _parse_formats(value: str) -> list[str]:
     return formats
 
 
+def _limits(record: str, expanded: str, ratio: int, window: str) -> Any:
+    from auditor.limits import Limits, parse_size
+
+    sizes = {}
+    for option, value in (
+        ("--max-record-size", record),
+        ("--max-expanded-size", expanded),
+        ("--zstd-max-window", window),
+    ):
+        try:
+            sizes[option] = parse_size(value)
+        except ValueError as exc:
+            _fail(f"{option}: {exc}")
+    return Limits(
+        max_record_bytes=sizes["--max-record-size"],
+        max_expanded_bytes=sizes["--max-expanded-size"],
+        max_ratio=ratio,
+        zstd_max_window=sizes["--zstd-max-window"],
+    )
+
+
+def _checkpoints(outdir: Path, resume: bool, baseline: Path | None, waivers: Path | None) -> Any:
+    """The scan's checkpoint store in OUTDIR; suppression files are part of what it is valid for."""
+    import hashlib
+
+    from auditor.checkpoint import STATE_DIR, CheckpointStore
+
+    extra = {}
+    for name, path in (("baseline", baseline), ("waivers", waivers)):
+        try:
+            extra[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path else None
+        except OSError:
+            extra[name] = None  # the suppressor has already refused an unreadable file
+    return CheckpointStore(outdir / STATE_DIR, resume=resume, extra=extra)
+
+
+def _check_outdir(outdir: Path, corpus: Sequence[Path]) -> None:
+    """Refuse an output folder that is, or is inside, an input: reports must never overwrite the corpus
+    or be read back as corpus by the next scan (report.json and findings.parquet are input formats)."""
+    if os.path.lexists(outdir) and not outdir.is_dir():
+        _fail(f"output folder {outdir} exists and is not a folder; give a folder for -o")
+    out = outdir.resolve()
+    for path in corpus:
+        given = path.resolve()
+        if out == given or (path.is_dir() and out.is_relative_to(given)):
+            _fail(
+                f"output folder {outdir} is inside the corpus path {path}: its reports would be read as "
+                "corpus by the next scan; choose a folder outside the corpus for -o"
+            )
+        if path.is_file() and given.parent == out and given.name in _output_names():
+            _fail(f"corpus file {path} would be overwritten by a report; choose another folder for -o")
+
+
+def _output_names() -> set[str]:
+    from auditor.reporters import REPORTERS
+
+    return {cls.filename for cls in REPORTERS.values()}
+
+
 def decide_exit_code(result: AuditResult, fail_on: Severity | None, strict: bool) -> int:
     """The contract's exit code for a completed scan."""
     if result.records_scanned == 0:
         return EXIT_INCOMPLETE
     if strict and result.skipped:
         return EXIT_INCOMPLETE
-    if fail_on is not None and any(f.severity >= fail_on for f in result.findings):
+    if fail_on is not None and any(f.severity >= fail_on for f in result.findings if f.suppressed is None):
         return EXIT_FINDINGS
     return EXIT_CLEAN
 
@@ -279,6 +374,16 @@ def decide_exit_code(result: AuditResult, fail_on: Severity | None, strict: bool
     help="Intended use, for licence classification.",
 )
 @click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    help="report.json of an earlier scan: its findings (each as often as it had them) are suppressed.",
+)
+@click.option(
+    "--waivers",
+    type=click.Path(path_type=Path),
+    help="YAML waivers file (rule/work/source/record + reason, approver, expiry); see docs/suppressions.md.",
+)
+@click.option(
     "--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: cores]."
 )
 @click.option("--strict", is_flag=True, help="Exit 3 if any input or record could not be read.")
@@ -287,6 +392,36 @@ def decide_exit_code(result: AuditResult, fail_on: Severity | None, strict: bool
 @click.option("--id-field", help="Field holding the record id.")
 @click.option("--url-field", help="Field holding the URL.")
 @click.option("--license-field", help="Field holding the declared licence.")
+@click.option(
+    "--max-record-size",
+    default="64MiB",
+    show_default=True,
+    help="Longest JSONL line / text file / Parquet text read as one record; longer ones are skipped.",
+)
+@click.option(
+    "--max-expanded-size",
+    default="64GiB",
+    show_default=True,
+    help="Most bytes one compressed input may expand to; the rest of the file is skipped.",
+)
+@click.option(
+    "--max-compression-ratio",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Most expanded bytes per compressed byte (decompression bombs); the rest is skipped.",
+)
+@click.option(
+    "--zstd-max-window",
+    default="128MiB",
+    show_default=True,
+    help="Largest zstd window decoded (memory per .zst input); frames needing more are skipped.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted scan into the same OUTDIR from its checkpoints (same inputs and config).",
+)
 def scan(
     corpus: tuple[Path, ...],
     registries: tuple[Path, ...],
@@ -296,6 +431,8 @@ def scan(
     fail_on: str,
     min_severity: str,
     use: str,
+    baseline: Path | None,
+    waivers: Path | None,
     workers: int | None,
     strict: bool,
     quiet: bool,
@@ -303,6 +440,11 @@ def scan(
     id_field: str | None,
     url_field: str | None,
     license_field: str | None,
+    max_record_size: str,
+    max_expanded_size: str,
+    max_compression_ratio: int,
+    zstd_max_window: str,
+    resume: bool,
 ) -> None:
     """Scan corpus files and folders; write report.json (+ other formats) into OUTDIR."""
     from auditor import engine
@@ -311,6 +453,7 @@ def scan(
     from auditor.report import build_report
     from auditor.reporters import get_reporter, write_report
     from auditor.rules import load_rule_set
+    from auditor.suppress import load_suppressor
 
     chosen = _parse_formats(formats)
     threshold: Severity | None
@@ -323,32 +466,43 @@ def scan(
             _fail(f"--fail-on: {exc} or never")
     for path in corpus:
         if not path.exists():
-            _fail(f"corpus path {path} does not exist")
-    corpus_files = {p.resolve() for p in corpus if p.is_file()}
-    if outdir.resolve() in corpus_files or (outdir.exists() and not outdir.is_dir()):
-        _fail(f"output folder {outdir} is a file; give a folder for -o")
+            what = "is a broken link or a link loop" if os.path.lexists(path) else "does not exist"
+            _fail(f"corpus path {path} {what}")
+    _check_outdir(outdir, corpus)
+    limits = _limits(max_record_size, max_expanded_size, max_compression_ratio, zstd_max_window)
     opened = open_registries(list(registries))
     rule_set = load_rule_set(list(packs), use=use)
+    suppressor = load_suppressor(baseline, waivers, rule_set)
     options = engine.ScanOptions(
         fields=FieldSpec(text=text_field, id=id_field, url=url_field, license=license_field),
         min_severity=Severity.parse(min_severity),
         workers=workers or engine.default_workers(),
+        limits=limits,
     )
+    store = _checkpoints(outdir, resume, baseline, waivers)
     line = _ProgressLine(_show_progress(quiet), "scanning")
     try:
-        result = engine.scan(list(corpus), opened, rule_set, options, progress=line)
+        result = engine.scan(
+            list(corpus), opened, rule_set, options, progress=line, suppressor=suppressor, checkpoints=store
+        )
     finally:
         line.close()
+    if store.failed:
+        click.echo(f"auditor: warning: {store.failed}; a --resume would scan those inputs again", err=True)
+    elif resume and not quiet:
+        click.echo(f"resumed: {store.restored} input(s) restored from checkpoints", err=True)
     code = decide_exit_code(result, threshold, strict)
-    report = build_report(
-        result, command=["auditor", *sys.argv[1:]], exit_code=code, rules=rule_set.describe()
-    )
+    report = build_report(result, command=list(_COMMAND), exit_code=code, rules=rule_set.describe())
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in chosen:
         reporter = get_reporter(name)
         target = outdir / reporter.filename
-        write_report(target, reporter.render(report))
+        try:
+            write_report(target, reporter.render(report))
+        except OSError as exc:  # a full disk: the previous file is intact, the run is not complete
+            reason = exc.strerror or exc
+            _fail(f"cannot write {target}: {reason}; any previous {target.name} is unchanged", EXIT_INTERNAL)
         written.append(target)
     if not quiet:
         _print_summary(report, written, threshold)
@@ -356,6 +510,8 @@ def scan(
 
 
 def _print_summary(report: dict[str, Any], written: Sequence[Path], threshold: Severity | None) -> None:
+    from auditor.reporters.text import one_line, visible
+
     summary = report["summary"]
     sev = ", ".join(f"{n} {summary['by_severity'][n]}" for n in SEVERITY_NAMES if summary["by_severity"][n])
     click.echo(
@@ -368,15 +524,25 @@ def _print_summary(report: dict[str, Any], written: Sequence[Path], threshold: S
     for src in report["sources"][:3]:
         if src["flagged"]:
             click.echo(
-                f"  riskiest source: {src['key']} — {src['flagged']}/{src['records']} records flagged, "
+                f"  riskiest source: {visible(one_line(src['key']))} — {src['flagged']}/{src['records']} "
+                "records flagged, "
                 f"max {src['max_severity']}, risk {src['risk']:.2f}",
                 err=True,
             )
     for item in report["skipped"][:5]:
         where = f"{item['input']}:{item['row']}" if item["row"] is not None else item["input"]
-        click.echo(f"  skipped {where}: {item['reason']}", err=True)
+        click.echo(f"  skipped {visible(one_line(where))}: {visible(one_line(item['reason']))}", err=True)
     if len(report["skipped"]) > 5:
         click.echo(f"  … and {len(report['skipped']) - 5} more skipped (see report.json)", err=True)
+    hidden = summary.get("suppressed") or {}
+    if hidden.get("baseline") or hidden.get("waiver"):
+        click.echo(
+            f"  suppressed (kept in the report, not counted): {hidden.get('baseline', 0)} by the baseline, "
+            f"{hidden.get('waiver', 0)} by waivers",
+            err=True,
+        )
+    for note in report.get("notifications", []):
+        click.echo(f"  {note['level']}: {note['where']}: {note['message']}", err=True)
     for path in written:
         click.echo(f"  wrote {path}", err=True)
     verdict = {
@@ -411,6 +577,54 @@ def report_cmd(report_json: Path, fmt: str, out: Path) -> None:
     click.echo(f"wrote {out}", err=True)
 
 
+# --------------------------------------------------------------------------------------------- filter
+
+
+@cli.command("filter")
+@click.argument("corpus", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--findings",
+    "findings",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="report.json of a scan of the same CORPUS paths.",
+)
+@click.option(
+    "--min-severity",
+    default="high",
+    show_default=True,
+    type=_SEVERITY_CHOICE,
+    help="Remove records with an unsuppressed finding at or above this severity.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="New or empty folder for the cleaned corpus and filter-manifest.json.",
+)
+@click.option("--quiet", is_flag=True, help="No summary on stderr.")
+def filter_cmd(corpus: tuple[Path, ...], findings: Path, min_severity: str, out: Path, quiet: bool) -> None:
+    """Write CORPUS minus the records report.json flags, in each input's own format."""
+    from auditor.filter import filter_corpus, read_findings
+
+    for path in corpus:
+        if not path.exists():
+            _fail(f"corpus path {path} does not exist")
+    report = read_findings(findings)
+    result = filter_corpus(
+        list(corpus), report, out, min_severity=Severity.parse(min_severity), findings_path=findings
+    )
+    if not quiet:
+        click.echo(
+            f"filtered {len(result.inputs)} inputs at {result.min_severity.label} or above: "
+            f"{result.read:,} rows read, {result.kept:,} kept, {result.removed:,} removed; "
+            f"wrote {out} and {result.manifest}",
+            err=True,
+        )
+
+
 # --------------------------------------------------------------------------------------------- rules
 
 
@@ -422,35 +636,63 @@ def rules_group() -> None:
 @rules_group.command("list")
 @click.argument("packs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--use", type=click.Choice(["commercial", "research"]), default="commercial")
-def rules_list(packs: tuple[Path, ...], use: str) -> None:
-    """Show the active rules: the bundled packs plus PACKs."""
+@click.option("--json", "as_json", is_flag=True, help="Print packs, active and disabled rules as JSON.")
+def rules_list(packs: tuple[Path, ...], use: str, as_json: bool) -> None:
+    """Show what a scan would use: packs, active rules and disabled rules (bundled packs plus PACKs)."""
     from auditor.rules import load_rule_set
 
     rule_set = load_rule_set(list(packs), use=use)
-    for pack in rule_set.packs:
-        click.echo(f"# {pack.name}  {pack.digest[:19]}  {pack.path}")
-    for rule in rule_set.describe():
-        click.echo(f"{rule['id']:<14} {rule['severity']:<9} {rule['kind']:<15} {rule['name']}")
+    if as_json:
+        click.echo(json.dumps(rule_set.listing(), indent=2))
+    else:
+        click.echo("\n".join(rule_set.listing_lines()))
 
 
 @rules_group.command("check")
 @click.argument("packs", nargs=-1, required=True, type=click.Path(path_type=Path))
 def rules_check(packs: tuple[Path, ...]) -> None:
-    """Validate rule packs; print every problem with file and line; exit 2 if any."""
+    """Validate PACKs with the bundled packs; print each problem as file:line: message (fix); exit 2."""
     from auditor.rules import load_rule_set
 
-    for pack in packs:
-        if not pack.is_file():
-            _fail(f"rule pack {pack} does not exist")
     rule_set = load_rule_set(list(packs))
-    click.echo(f"ok: {len(packs)} pack(s), {len(rule_set.rules)} rules active", err=True)
+    click.echo(
+        f"ok: {len(packs)} pack(s) checked; {len(rule_set.rules)} rules active, "
+        f"{len(rule_set.disabled)} disabled",
+        err=True,
+    )
+
+
+@rules_group.command("schema")
+@click.option("--waivers", is_flag=True, help="The schema of a --waivers file instead of a rule pack.")
+def rules_schema(waivers: bool) -> None:
+    """Print the JSON Schema of rule packs (or of waiver files), e.g. for an editor's YAML support."""
+    from auditor.rules.schema import schema_text
+
+    click.echo(schema_text("waivers" if waivers else "pack"), nl=False)
 
 
 # --------------------------------------------------------------------------------------------- entry
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that worker pools and the Parquet sandbox are stopped on the way out."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+_COMMAND: list[str] = ["auditor"]
+"""The command line as run, for the report's chain of custody (main() sets it)."""
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the CLI and exit with the contract's codes, whatever happens."""
+    _COMMAND[:] = ["auditor", *(list(argv) if argv is not None else sys.argv[1:])]
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="auditor", standalone_mode=False)
         code = EXIT_CLEAN
@@ -463,24 +705,38 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except click.UsageError as exc:
         exc.show()
         code = EXIT_USAGE
-    except click.Abort:
-        click.echo("auditor: interrupted", err=True)
-        code = EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        click.echo("\nauditor: interrupted", err=True)
-        code = EXIT_INTERRUPTED
+    except (click.Abort, KeyboardInterrupt) as exc:
+        # Click turns Ctrl-C (and our SIGTERM) into Abort, keeping the original as the cause.
+        terminated = isinstance(exc, _Terminated) or isinstance(exc.__cause__, _Terminated)
+        click.echo(
+            f"auditor: {'terminated' if terminated else 'interrupted'}; inputs completed so far are "
+            "checkpointed: rerun the same scan with --resume to continue",
+            err=True,
+        )
+        code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except AuditorError as exc:
         click.echo(f"auditor: error: {exc}", err=True)
         code = exc.exit_code
     except click.ClickException as exc:
         exc.show()
         code = EXIT_USAGE
+    except SystemExit as exc:
+        # Click exits 1 (the code for findings) when a pipe closes; never let that pass as a verdict.
+        if not isinstance(exc.__context__, BrokenPipeError):
+            raise
+        code = EXIT_BROKEN_PIPE
     except BrokenPipeError:
-        code = EXIT_CLEAN
+        # The reader of our output went away (| head): never report that as clean or as findings.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
     except Exception as exc:  # a crash is never reported as clean or as findings
         click.echo(f"auditor: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("".join(traceback.format_exception(exc)), err=True)
         code = EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(code)
 
 

@@ -7,16 +7,22 @@ depend on the number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from auditor.checkpoint import CheckpointStore, InputCheckpoint
+from auditor.lifetime import die_with_parent
+from auditor.limits import Limits
 from auditor.match import Matcher, MatchSettings
 from auditor.models import (
     AuditResult,
@@ -29,10 +35,12 @@ from auditor.models import (
     WorkRef,
 )
 from auditor.normalize import tokenize
-from auditor.readers import FieldSpec, InputFile, discover_inputs
+from auditor.readers import FieldSpec, InputFile, discover_inputs, interrupt_reading
+from auditor.readers.stream import open_regular
 from auditor.registry import WorkRegistry
 from auditor.rules import RuleSet
 from auditor.sources import SourceTally
+from auditor.suppress import Suppressor
 
 BATCH_RECORDS = 256
 
@@ -45,6 +53,7 @@ class ScanOptions:
     min_severity: Severity = Severity.INFO
     workers: int = 1
     match: MatchSettings = field(default_factory=MatchSettings)
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +90,7 @@ class RecordAuditor:
 
     def audit(self, record: Record) -> list[Finding]:
         tokens = tokenize(record.text)
-        matches = [m for matcher in self.matchers for m in matcher.match(record.text, tokens)]
+        matches = [m for matcher in self.matchers for m in matcher.match(record.text, tokens, record.meta)]
         findings = self.rules.evaluate(record, matches, self.facts)
         return [f for f in findings if f.severity >= self.min_severity]
 
@@ -89,9 +98,16 @@ class RecordAuditor:
 _WORKER: RecordAuditor | None = None
 
 
-def _init_worker(auditor: RecordAuditor) -> None:
+def _init_worker(auditor: RecordAuditor, parent: int | None = None) -> None:
     global _WORKER
     _WORKER = auditor
+    # Ctrl-C reaches the whole process group: the parent alone handles it (and terminates the pool),
+    # so workers print no tracebacks; SIGTERM from Pool.terminate() must simply end them; and after a
+    # kill -9 of the parent they must not go on auditing queued batches.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if parent is not None:
+        die_with_parent(parent)
 
 
 def _audit_batch(batch: list[Record]) -> list[list[Finding]]:
@@ -100,7 +116,7 @@ def _audit_batch(batch: list[Record]) -> list[list[Finding]]:
 
 
 def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
@@ -108,27 +124,66 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(slots=True)
+class _InputDone:
+    """Follows an input's last batch: once consumed, the input is complete and can be checkpointed."""
+
+    checkpoint: InputCheckpoint
+
+
+@dataclass(slots=True)
+class _Replay:
+    """Stands for an input restored from its checkpoint, in the place it would have been read."""
+
+    checkpoint: InputCheckpoint
+
+
+_Event = _InputDone | _Replay | None
+
+
 def _batches(
     inputs: list[InputFile],
     fields: FieldSpec,
     skipped: list[Skipped],
     counts: dict[str, list[int]],
-) -> Iterator[list[Record]]:
-    batch: list[Record] = []
+    limits: Limits,
+    digests: dict[str, str],
+    store: CheckpointStore | None,
+) -> Iterator[tuple[list[Record], _Event]]:
+    """Batches of records in input order; a batch never spans two inputs, and each input ends with an
+    event (with a batch that may be empty) so that the consumer sees, in order, when it is complete."""
     for item in inputs:
         tally = counts.setdefault(item.name, [0, 0])
-        for entry in item.reader(fields).read(item.path, item.name):
+        try:
+            # Hashed before reading: the digest in the report is of the bytes that were read.
+            stat = item.path.stat()
+            digests[item.name] = _sha256(item.path)
+        except OSError as exc:
+            skipped.append(Skipped(item.name, None, f"cannot read: {exc.strerror or exc}"))
+            continue
+        key = store.key_for(item.name, stat.st_size, stat.st_mtime_ns, digests[item.name]) if store else ""
+        saved = store.load(item.name, key) if store else None
+        if saved is not None:
+            skipped.extend(saved.skipped)
+            tally[:] = [saved.records, saved.skipped_rows]
+            yield [], _Replay(saved)
+            continue
+        done = InputCheckpoint(name=item.name, key=key, sha256=digests[item.name])
+        batch: list[Record] = []
+        for entry in item.reader(fields, limits).read(item.path, item.name):
             if isinstance(entry, Skipped):
                 skipped.append(entry)
-                tally[1] += 1
+                done.skipped.append(entry)
+                if entry.row is not None:  # records read = records scanned + records skipped
+                    tally[1] += 1
                 continue
             tally[0] += 1
             batch.append(entry)
             if len(batch) >= BATCH_RECORDS:
-                yield batch
+                yield batch, None
                 batch = []
-    if batch:
-        yield batch
+        done.records, done.skipped_rows = tally
+        yield batch, _InputDone(done)
 
 
 def scan(
@@ -137,6 +192,8 @@ def scan(
     rules: RuleSet,
     options: ScanOptions | None = None,
     progress: Callable[[Progress], None] | None = None,
+    suppressor: Suppressor | None = None,
+    checkpoints: CheckpointStore | None = None,
 ) -> AuditResult:
     """Audit every record of the corpus against the registries and rules.
 
@@ -146,6 +203,10 @@ def scan(
         rules: the active rule set.
         options: scan settings.
         progress: called after each batch.
+        suppressor: a baseline and waivers to apply to findings as they come (in input order);
+            suppressed findings are kept but count towards neither source risk nor flagged records.
+        checkpoints: where each completed input is saved and, when resuming, restored from; it
+            covers the suppressor only through the settings its caller gives it.
 
     Raises:
         UsageError: a corpus path does not exist.
@@ -154,7 +215,7 @@ def scan(
     started = _now()
     inputs, skipped = discover_inputs(list(corpus))
     skipped = list(skipped)
-    bytes_total = sum(item.path.stat().st_size for item in inputs)
+    bytes_total = sum(item.size for item in inputs)
     counts: dict[str, list[int]] = {}
     auditor = RecordAuditor(registries, rules, options)
     findings: list[Finding] = []
@@ -163,55 +224,62 @@ def scan(
     work_records: dict[tuple[str, str], set[tuple[str, int]]] = {}
     records_done = 0
 
-    def consume(batch: list[Record], results: list[list[Finding]]) -> None:
+    # Raw findings and source tally of each input being audited, kept until the input is complete.
+    open_inputs: dict[str, tuple[list[tuple[int, list[Finding]]], SourceTally]] = {}
+
+    def take(input_name: str, row: int, raw: list[Finding]) -> list[Finding]:
+        found = suppressor.apply(raw) if suppressor is not None else raw
+        findings.extend(found)
+        for f in found:
+            if f.work is None or f.kind not in ("near-duplicate", "exact-duplicate"):
+                continue
+            key = (f.work.registry, f.work.id)
+            work_records.setdefault(key, set()).add((input_name, row))
+            work_spans.setdefault(key, []).extend(
+                (s.work_start, s.work_end)
+                for s in f.spans
+                if s.work_start is not None and s.work_end is not None
+            )
+        return found
+
+    def consume(batch: list[Record], results: list[list[Finding]], event: _Event) -> None:
         nonlocal records_done
-        for record, found in zip(batch, results, strict=True):
-            findings.extend(found)
-            tally.add(record.ref, max((f.severity for f in found), default=None))
-            for f in found:
-                if f.work is None or f.kind not in ("near-duplicate", "exact-duplicate"):
-                    continue
-                key = (f.work.registry, f.work.id)
-                work_records.setdefault(key, set()).add((record.input, record.row))
-                work_spans.setdefault(key, []).extend(
-                    (s.work_start, s.work_end)
-                    for s in f.spans
-                    if s.work_start is not None and s.work_end is not None
-                )
+        for record, raw in zip(batch, results, strict=True):
+            found = take(record.input, record.row, raw)
+            kept, input_tally = open_inputs.setdefault(record.input, ([], SourceTally()))
+            if raw:
+                kept.append((record.row, raw))
+            input_tally.add(record, max((f.severity for f in found if f.suppressed is None), default=None))
         records_done += len(batch)
+        if isinstance(event, _Replay):
+            for row, raw in event.checkpoint.findings:
+                take(event.checkpoint.name, row, raw)
+            tally.merge(event.checkpoint.tally)
+            records_done += event.checkpoint.records
+        elif isinstance(event, _InputDone):
+            complete = event.checkpoint
+            complete.findings, complete.tally = open_inputs.pop(complete.name, ([], SourceTally()))
+            tally.merge(complete.tally)
+            if checkpoints is not None:
+                checkpoints.save(complete)
         if progress:
-            done = sum(i.path.stat().st_size for i in inputs if i.name in counts) if inputs else 0
+            done = sum(i.size for i in inputs if i.name in counts) if inputs else 0
             progress(Progress(records_done, min(done, bytes_total), bytes_total))
 
-    batches = _batches(inputs, options.fields, skipped, counts)
-    workers = max(1, options.workers)
-    if workers == 1:
-        for batch in batches:
-            consume(batch, [auditor.audit(r) for r in batch])
-    else:
-        ctx = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        )
-        # Pool.imap pulls tasks as fast as it can; the semaphore keeps at most a few batches per worker
-        # in flight, so memory stays bounded however large the corpus.
-        in_flight = threading.Semaphore(workers * 4)
-        sent: deque[list[Record]] = deque()
-
-        def bounded() -> Iterator[list[Record]]:
-            for batch in batches:
-                in_flight.acquire()
-                sent.append(batch)
-                yield batch
-
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(auditor,)) as pool:
-            for results in pool.imap(_audit_batch, bounded(), chunksize=1):
-                consume(sent.popleft(), results)
-                in_flight.release()
+    digests: dict[str, str] = {}
+    if checkpoints is not None:
+        checkpoints.begin(_run_settings(registries, rules, options))
+    batches = _batches(inputs, options.fields, skipped, counts, options.limits, digests, checkpoints)
+    try:
+        _run(batches, auditor, consume, max(1, options.workers))
+    finally:
+        if checkpoints is not None:
+            checkpoints.close()
 
     summaries = tuple(
         InputSummary(
             path=item.name,
-            sha256=_sha256(item.path),
+            sha256=digests.get(item.name, ""),
             records=counts.get(item.name, [0, 0])[0],
             skipped=counts.get(item.name, [0, 0])[1],
             format=item.reader.format,
@@ -226,11 +294,85 @@ def scan(
         skipped=tuple(sorted(skipped, key=lambda s: (s.input, s.row if s.row is not None else -1))),
         works=_presence(registries, work_spans, work_records),
         sources=tally.ranked(),
+        sources_by=tally.ranked_by(),
         records_scanned=records_done,
         config_id=_config_id(registries, rules),
         started=started,
         finished=_now(),
+        **_suppression_fields(suppressor),
     )
+
+
+def _run(
+    batches: Iterator[tuple[list[Record], _Event]],
+    auditor: RecordAuditor,
+    consume: Callable[[list[Record], list[list[Finding]], _Event], None],
+    workers: int,
+) -> None:
+    """Audit the batches here or in worker processes; results are consumed in input order either way."""
+    if workers == 1:
+        for batch, event in batches:
+            consume(batch, [auditor.audit(r) for r in batch], event)
+        return
+    ctx = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    # Pool.imap pulls tasks as fast as it can; the semaphore keeps at most a few batches per worker
+    # in flight, so memory stays bounded however large the corpus.
+    in_flight = threading.Semaphore(workers * 4)
+    sent: deque[tuple[list[Record], _Event]] = deque()
+    # The pool reads `bounded` in its task-handler thread and joins that thread when it shuts down:
+    # after Ctrl-C, SIGTERM or an error, the reader must stop waiting (for a permit or for the Parquet
+    # sandbox) or the shutdown would hang.
+    stop = threading.Event()
+
+    def bounded() -> Iterator[list[Record]]:
+        for batch, event in batches:
+            while not in_flight.acquire(timeout=0.1):
+                if stop.is_set():
+                    return
+            if stop.is_set():
+                return
+            sent.append((batch, event))
+            yield batch
+
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(auditor, os.getpid())) as pool:
+        try:
+            for results in pool.imap(_audit_batch, bounded(), chunksize=1):
+                batch, event = sent.popleft()
+                consume(batch, results, event)
+                in_flight.release()
+        finally:
+            stop.set()
+            interrupt_reading()
+
+
+def _run_settings(registries: Sequence[WorkRegistry], rules: RuleSet, options: ScanOptions) -> dict[str, Any]:
+    """Everything besides the inputs that decides a scan's findings: checkpoints are valid only under it."""
+    return {
+        "config_id": _config_id(registries, rules),
+        "registries": [r.manifest["digest"] for r in registries],
+        "rule_packs": [p.digest for p in rules.packs],
+        "rules": rules.describe(),
+        "use": rules.use,
+        "fields": dataclasses.asdict(options.fields),
+        "min_severity": options.min_severity.label,
+        "match": dataclasses.asdict(options.match),
+        "limits": options.limits.to_dict(),
+    }
+
+
+def _suppression_fields(suppressor: Suppressor | None) -> dict[str, Any]:
+    """The AuditResult fields of the suppressions' audit trail (none without suppressions)."""
+    if suppressor is None:
+        return {}
+    outcome = suppressor.outcome()
+    return {
+        "baseline": outcome.baseline,
+        "waivers": outcome.waivers,
+        "suppressed_as_of": outcome.as_of,
+        "notifications": outcome.notifications,
+    }
 
 
 def _presence(

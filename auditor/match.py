@@ -14,7 +14,9 @@ here, so licence headers and copyright-page templates cannot create a match on t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +25,9 @@ from auditor.keyindex import KeyIndex
 from auditor.models import Evidence, Match, Span
 from auditor.normalize import Tokens
 from auditor.registry import WorkRegistry
+
+FILE_KEY_FIELDS = {"_file_md5": "md5", "_file_sha256": "sha256"}
+"""Record.meta fields a reader may set to a whole file's digests, and the registry key kind of each."""
 
 EVIDENCE_CHARS = 1200
 """Longest excerpt kept per span and side; the offsets always give the full span."""
@@ -34,17 +39,24 @@ class MatchSettings:
 
     Attributes:
         min_shingles: fewest matched shingles in a chain for it to count.
-        min_density: matched shingles / record shingle positions spanned by the chain.
+        min_density: matched shingles / record shingle positions spanned by the chain...
+        min_density_short: ...and the (higher) floor for chains spanning fewer than ``short_span``
+            positions: a short, sparse chain is what chance agreement between two texts looks like.
         max_gap: largest step, in record tokens, between two pairs of one chain.
         max_jump: largest step in the work between two pairs of one chain (reordered sentences).
         max_occurrences: a shingle found more often than this in one work region is ignored.
+        max_boilerplate_share: a chain whose record span is more than this share boilerplate is a
+            filled-in template (a copyright page, a catalogue block), not a copy.
     """
 
     min_shingles: int = 6
     min_density: float = 0.2
+    min_density_short: float = 0.3
+    short_span: int = 64
     max_gap: int = 24
     max_jump: int = 96
     max_occurrences: int = 8
+    max_boilerplate_share: float = 0.5
 
 
 @dataclass(slots=True)
@@ -159,9 +171,14 @@ def _chain(rec: np.ndarray, work: np.ndarray, settings: MatchSettings) -> list[_
     return chains
 
 
-def _accept(chain: _Chain, settings: MatchSettings) -> bool:
+def _accept(chain: _Chain, settings: MatchSettings, values: np.ndarray) -> bool:
     n = len(chain.positions)
-    return n >= settings.min_shingles and n / (chain.rec_last - chain.rec_first + 1) >= settings.min_density
+    span = chain.rec_last - chain.rec_first + 1
+    floor = settings.min_density if span >= settings.short_span else settings.min_density_short
+    if n < settings.min_shingles or n / span < floor:
+        return False
+    masked = int(np.count_nonzero(values[chain.rec_first : chain.rec_last + 1] == MASKED))
+    return masked / span <= settings.max_boilerplate_share
 
 
 def _merge_chains(chains: list[_Chain], settings: MatchSettings) -> list[_Chain]:
@@ -213,12 +230,20 @@ class Matcher:
         self.bands = KeyIndex(registry.band_key)
         self.boilerplate = KeyIndex(registry.boilerplate)
 
-    def match(self, text: str, tokens: Tokens) -> list[Match]:
-        """Every work of the registry that the text copies, with spans; sorted by work id."""
+    def match(self, text: str, tokens: Tokens, file_keys: Mapping[str, Any] | None = None) -> list[Match]:
+        """Every work of the registry that the text copies, with spans; sorted by work id.
+
+        Args:
+            text: the record's text.
+            tokens: its tokens.
+            file_keys: the record's ``meta``; a reader that reads whole files may give the file's
+                digests as ``_file_md5`` and ``_file_sha256`` (lower-case hex), so a record that *is*
+                a registered file is an exact duplicate even when it has too little text to shingle.
+        """
+        matches = self._exact(text, tokens, file_keys)
         values = record_shingles(tokens, self.config, self.boilerplate)
         if len(values) == 0:
-            return []
-        matches = self._exact(text, tokens)
+            return matches
         exact_works = {m.work.id for m in matches}
         sigs, starts = self.fingerprinter.window_signatures(values)
         if len(sigs) == 0:
@@ -243,42 +268,57 @@ class Matcher:
             )
             if len(rec_pos) < self.settings.min_shingles:
                 continue
-            chains = [c for c in _chain(rec_pos, work_pos, self.settings) if _accept(c, self.settings)]
+            chains = [
+                c for c in _chain(rec_pos, work_pos, self.settings) if _accept(c, self.settings, values)
+            ]
             if not chains:
                 continue
             chains = _merge_chains(chains, self.settings)
             matches.append(self._to_match(text, tokens, values, work, chains))
         return sorted(matches, key=lambda m: m.work.id)
 
-    def _exact(self, text: str, tokens: Tokens) -> list[Match]:
+    def _exact(self, text: str, tokens: Tokens, file_keys: Mapping[str, Any] | None) -> list[Match]:
+        """Exact keys, no MinHash: the record's file md5/sha256 (LibGen's keys), then its normalised text."""
         from auditor.registry import text_hash
 
-        work = self.registry.work_for_hash("text", text_hash(tokens.hashes))
-        if work is None:
-            return []
+        works: list[int] = []
+        for field, kind in FILE_KEY_FIELDS.items():
+            digest = (file_keys or {}).get(field)
+            found = self.registry.work_for_hash(kind, digest.lower()) if isinstance(digest, str) else None
+            if found is not None and found not in works:
+                works.append(found)
+        if len(tokens):
+            found = self.registry.work_for_hash("text", text_hash(tokens.hashes))
+            if found is not None and found not in works:
+                works.append(found)
+        return [self._whole(text, tokens, work) for work in works]
+
+    def _whole(self, text: str, tokens: Tokens, work: int) -> Match:
+        """The record is the whole work: one span over both (no work offsets for a work without text)."""
         n = self.registry.work_tokens(work)
         base = int(self.registry.work_offset[work])
         work_text = self.registry.work_text(work)
-        span = Span(
-            0, len(text), int(self.registry.tok_start[base]), int(self.registry.tok_end[base + n - 1])
-        )
-        return [
-            Match(
-                work=self.registry.refs[work],
-                kind="exact-duplicate",
-                similarity=1.0,
-                record_coverage=1.0,
-                matched_tokens=len(tokens),
-                work_tokens=n,
-                spans=(span,),
-                evidence=(
-                    Evidence(
-                        _clip(text, 0, len(text)) or "",
-                        _clip(work_text, span.work_start or 0, span.work_end or 0),
-                    ),
-                ),
+        if n:
+            span = Span(
+                0, len(text), int(self.registry.tok_start[base]), int(self.registry.tok_end[base + n - 1])
             )
-        ]
+        else:
+            span = Span(0, len(text))
+        return Match(
+            work=self.registry.refs[work],
+            kind="exact-duplicate",
+            similarity=1.0,
+            record_coverage=1.0,
+            matched_tokens=len(tokens),
+            work_tokens=n,
+            spans=(span,),
+            evidence=(
+                Evidence(
+                    _clip(text, 0, len(text)) or "",
+                    _clip(work_text, span.work_start or 0, span.work_end or 0) if n else None,
+                ),
+            ),
+        )
 
     def _to_match(
         self, text: str, tokens: Tokens, values: np.ndarray, work: int, chains: list[_Chain]

@@ -98,6 +98,9 @@ class WorkRef:
     title: str
     registry: str
     isbns: tuple[str, ...] = ()
+    group: str = ""
+    """The work's edition group in its registry (editions and formats of one book share it; the
+    smallest work id of the group); "" when unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,25 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why a finding does not count: a baseline entry or a waiver (see docs/suppressions.md).
+
+    Attributes:
+        kind: ``baseline`` or ``waiver``.
+        reason: the waiver's reason, or which baseline accepted the finding.
+        approver: who approved the waiver (None for a baseline).
+        expires: the waiver's last valid day, ISO 8601 (None for a baseline).
+        where: the waiver's ``file:line``, or the baseline's path.
+    """
+
+    kind: str
+    reason: str
+    approver: str | None = None
+    expires: str | None = None
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One rule's verdict on one record (and, for content rules, one work)."""
 
@@ -174,6 +196,8 @@ class Finding:
     evidence: tuple[Evidence, ...] = ()
     detail: str = ""
     """What made the rule fire (a domain, a licence, a notice's text); part of the fingerprint."""
+    suppressed: Suppression | None = None
+    """Set when a baseline or waiver suppresses the finding: kept in reports, not counted."""
 
     @property
     def fingerprint(self) -> str:
@@ -240,6 +264,49 @@ class SourceRisk:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """Something about the run a reviewer must see that is not a finding (an expired waiver …).
+
+    Attributes:
+        level: ``warning`` (acts on what is reported) or ``note``.
+        code: stable machine-readable kind, e.g. ``waiver-expired``.
+        message: one sentence for people.
+        where: the file (and line) it is about, if any.
+    """
+
+    level: str
+    code: str
+    message: str
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WaiverUse:
+    """One waiver of a ``--waivers`` file and what it did in this run."""
+
+    where: str
+    criteria: tuple[tuple[str, str], ...]
+    """The waiver's matching fields (rule, work, source, record, input, fingerprint) as given."""
+    reason: str
+    approver: str
+    expires: str
+    expired: bool
+    matched: int
+    """Findings it matched: suppressed when active, reported again when expired."""
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineUse:
+    """The ``--baseline`` report of this run and how much of it was matched."""
+
+    path: str
+    sha256: str
+    findings: int
+    """Findings the baseline accepts (its unsuppressed and baseline-suppressed findings)."""
+    matched: int
+
+
+@dataclass(frozen=True, slots=True)
 class AuditResult:
     """Everything a scan found; reporters and the CLI turn it into files and an exit code."""
 
@@ -254,3 +321,10 @@ class AuditResult:
     config_id: str
     started: str
     finished: str
+    sources_by: Mapping[str, tuple[SourceRisk, ...]] = field(default_factory=dict)
+    """Sources ranked per dimension: ``domain``, ``dataset``, ``input`` (see auditor/sources.py)."""
+    baseline: BaselineUse | None = None
+    waivers: tuple[WaiverUse, ...] = ()
+    suppressed_as_of: str | None = None
+    """The day waiver expiry was judged on (ISO 8601), when waivers were given."""
+    notifications: tuple[Notification, ...] = ()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from auditor import __version__
-from auditor.models import SEVERITY_NAMES, AuditResult, Finding, Severity
+from auditor.models import SEVERITY_NAMES, AuditResult, Finding, Severity, SourceRisk, Suppression
 
 SCHEMA_VERSION = 1
 
@@ -51,8 +51,34 @@ def finding_record(finding: Finding) -> dict[str, Any]:
         "evidence": [{"record_text": e.record_text, "work_text": e.work_text} for e in finding.evidence],
         "message": finding.message,
         "detail": finding.detail,
-        "suppressed": None,
+        "suppressed": suppression_record(finding.suppressed),
     }
+
+
+def suppression_record(suppression: Suppression | None) -> dict[str, Any] | None:
+    """A finding's ``suppressed`` value: null, or why it does not count (see docs/suppressions.md)."""
+    if suppression is None:
+        return None
+    return {
+        "kind": suppression.kind,
+        "reason": suppression.reason,
+        "approver": suppression.approver,
+        "expires": suppression.expires,
+        "where": suppression.where,
+    }
+
+
+def _source_records(sources: Sequence[SourceRisk]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": s.key,
+            "records": s.records,
+            "flagged": s.flagged,
+            "max_severity": s.max_severity.label if s.max_severity is not None else None,
+            "risk": round(s.risk, 4),
+        }
+        for s in sources
+    ]
 
 
 def sort_key(finding: Finding) -> tuple[Any, ...]:
@@ -84,8 +110,15 @@ def build_report(
     """
     findings = sorted(result.findings, key=sort_key)
     by_severity = dict.fromkeys(SEVERITY_NAMES, 0)
+    suppressed_by_kind = {"baseline": 0, "waiver": 0}
+    suppressed_by_severity = dict.fromkeys(SEVERITY_NAMES, 0)
     flagged: set[tuple[str, int]] = set()
     for finding in findings:
+        if finding.suppressed is not None:
+            kind = finding.suppressed.kind
+            suppressed_by_kind[kind] = suppressed_by_kind.get(kind, 0) + 1
+            suppressed_by_severity[finding.severity.label] += 1
+            continue
         by_severity[finding.severity.label] += 1
         flagged.add((finding.record.input, finding.record.row))
     return {
@@ -119,19 +152,12 @@ def build_report(
             "inputs_skipped": sum(1 for s in result.skipped if s.row is None),
             "records_flagged": len(flagged),
             "by_severity": by_severity,
+            "suppressed": {**suppressed_by_kind, "by_severity": suppressed_by_severity},
             "exit_code": exit_code,
         },
         "findings": [finding_record(f) for f in findings],
-        "sources": [
-            {
-                "key": s.key,
-                "records": s.records,
-                "flagged": s.flagged,
-                "max_severity": s.max_severity.label if s.max_severity is not None else None,
-                "risk": round(s.risk, 4),
-            }
-            for s in result.sources
-        ],
+        "sources": _source_records(result.sources),
+        "sources_by": {kind: _source_records(ranked) for kind, ranked in result.sources_by.items()},
         "works": [
             {
                 "id": w.work.id,
@@ -143,6 +169,35 @@ def build_report(
             for w in result.works
         ],
         "skipped": [{"input": s.input, "row": s.row, "reason": s.reason} for s in result.skipped],
+        "suppressions": {
+            "baseline": (
+                {
+                    "path": result.baseline.path,
+                    "sha256": result.baseline.sha256,
+                    "findings": result.baseline.findings,
+                    "matched": result.baseline.matched,
+                }
+                if result.baseline is not None
+                else None
+            ),
+            "as_of": result.suppressed_as_of,
+            "waivers": [
+                {
+                    "where": w.where,
+                    "match": dict(w.criteria),
+                    "reason": w.reason,
+                    "approver": w.approver,
+                    "expires": w.expires,
+                    "status": "expired" if w.expired else "active",
+                    "matched": w.matched,
+                }
+                for w in result.waivers
+            ],
+        },
+        "notifications": [
+            {"level": n.level, "code": n.code, "message": n.message, "where": n.where}
+            for n in result.notifications
+        ],
     }
 
 

@@ -3,15 +3,21 @@
 A source's risk is the mean, over its records, of the weight of each record's worst finding:
 critical 1.0, high 0.7, medium 0.4, low 0.1, info or none 0. A mirror whose every record is a pirated
 book scores near 1; a news site with one flagged page in a thousand scores near 0.
+
+Besides the contract's one list (host, else input), records are tallied along three dimensions
+(``SOURCE_KINDS``): ``domain`` (the URL host; records without one are not counted), ``dataset`` (the
+first of ``DATASET_FIELDS`` a record's metadata has; records with none are not counted) and ``input``
+(the input file; every record).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
-from auditor.models import RecordRef, Severity, SourceRisk
+from auditor.models import Record, RecordRef, Severity, SourceRisk
 
 SEVERITY_WEIGHT = {
     Severity.CRITICAL: 10,
@@ -40,9 +46,45 @@ def url_host(url: str | None) -> str | None:
     return host[4:] if host.startswith("www.") else host
 
 
-def source_key(record: RecordRef) -> str:
+def source_key(record: RecordRef | Record) -> str:
     """The source a record came from: its URL's host, else its input file."""
     return url_host(record.url) or record.input
+
+
+SOURCE_KINDS: tuple[str, ...] = ("domain", "dataset", "input")
+"""The dimensions sources are ranked along in report.json's ``sources_by``."""
+
+DATASET_FIELDS: tuple[str, ...] = (
+    "dataset",
+    "source",
+    "pile_set_name",
+    "meta.pile_set_name",
+    "meta.redpajama_set_name",
+    "meta.dataset",
+    "meta.source",
+    "metadata.dataset",
+    "metadata.source",
+)
+"""Metadata fields (dotted paths) naming the dataset or subset a record belongs to, tried in order:
+the first that holds non-empty text or a number names the record's dataset (The Pile writes
+``meta.pile_set_name``, RedPajama ``meta.redpajama_set_name``, Dolma ``source``)."""
+
+MAX_DATASET_KEY = 200
+
+
+def dataset_key(meta: Mapping[str, Any]) -> str | None:
+    """The dataset a record's metadata names (see :data:`DATASET_FIELDS`), or None."""
+    for dotted in DATASET_FIELDS:
+        value: Any = meta
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float | str):
+            text = " ".join(str(value).split())[:MAX_DATASET_KEY]
+            if text:
+                return text
+    return None
 
 
 @dataclass(slots=True)
@@ -53,37 +95,66 @@ class _Tally:
     worst: Severity | None = None
 
 
+def _count(tallies: dict[str, _Tally], key: str, worst: Severity | None) -> None:
+    tally = tallies.setdefault(key, _Tally())
+    tally.records += 1
+    if worst is not None:
+        tally.flagged += 1
+        tally.weight += SEVERITY_WEIGHT[worst]
+        if tally.worst is None or worst > tally.worst:
+            tally.worst = worst
+
+
+def _merge(mine_by_key: dict[str, _Tally], theirs_by_key: dict[str, _Tally]) -> None:
+    for key, theirs in theirs_by_key.items():
+        mine = mine_by_key.setdefault(key, _Tally())
+        mine.records += theirs.records
+        mine.flagged += theirs.flagged
+        mine.weight += theirs.weight
+        if theirs.worst is not None and (mine.worst is None or theirs.worst > mine.worst):
+            mine.worst = theirs.worst
+
+
+def _ranked(tallies: dict[str, _Tally]) -> tuple[SourceRisk, ...]:
+    risks = [
+        SourceRisk(key, t.records, t.flagged, t.worst, t.weight / (10 * t.records) if t.records else 0.0)
+        for key, t in tallies.items()
+    ]
+    return tuple(sorted(risks, key=lambda s: (-s.risk, -s.flagged, -s.records, s.key)))
+
+
 @dataclass(slots=True)
 class SourceTally:
     """Counts records and their worst severities per source while a scan streams."""
 
     _by_key: dict[str, _Tally] = field(default_factory=dict)
+    _by_kind: dict[str, dict[str, _Tally]] = field(
+        default_factory=lambda: {kind: {} for kind in SOURCE_KINDS}
+    )
 
-    def add(self, record: RecordRef, worst: Severity | None) -> None:
-        tally = self._by_key.setdefault(source_key(record), _Tally())
-        tally.records += 1
-        if worst is not None:
-            tally.flagged += 1
-            tally.weight += SEVERITY_WEIGHT[worst]
-            if tally.worst is None or worst > tally.worst:
-                tally.worst = worst
+    def add(self, record: RecordRef | Record, worst: Severity | None) -> None:
+        """Count one record and its worst (unsuppressed) severity; a Record also counts its dataset."""
+        _count(self._by_key, source_key(record), worst)
+        host = url_host(record.url)
+        if host is not None:
+            _count(self._by_kind["domain"], host, worst)
+        dataset = dataset_key(record.meta) if isinstance(record, Record) else None
+        if dataset is not None:
+            _count(self._by_kind["dataset"], dataset, worst)
+        _count(self._by_kind["input"], record.input, worst)
 
     def merge(self, other: SourceTally) -> None:
-        for key, theirs in other._by_key.items():
-            mine = self._by_key.setdefault(key, _Tally())
-            mine.records += theirs.records
-            mine.flagged += theirs.flagged
-            mine.weight += theirs.weight
-            if theirs.worst is not None and (mine.worst is None or theirs.worst > mine.worst):
-                mine.worst = theirs.worst
+        _merge(self._by_key, other._by_key)
+        for kind in SOURCE_KINDS:
+            _merge(self._by_kind[kind], other._by_kind[kind])
 
     def ranked(self) -> tuple[SourceRisk, ...]:
         """Sources from the riskiest down (ties: more flagged records first, then by key)."""
-        risks = [
-            SourceRisk(key, t.records, t.flagged, t.worst, t.weight / (10 * t.records) if t.records else 0.0)
-            for key, t in self._by_key.items()
-        ]
-        return tuple(sorted(risks, key=lambda s: (-s.risk, -s.flagged, -s.records, s.key)))
+        return _ranked(self._by_key)
+
+    def ranked_by(self) -> dict[str, tuple[SourceRisk, ...]]:
+        """For each of :data:`SOURCE_KINDS`, its sources from the riskiest down, ranked as :meth:`ranked`."""
+        return {kind: _ranked(self._by_kind[kind]) for kind in SOURCE_KINDS}
 
 
 def worst_severity(severities: Iterable[Severity]) -> Severity | None:
