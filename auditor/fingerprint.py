@@ -61,7 +61,7 @@ class FingerprintConfig:
     boilerplate_min_share: float = 0.01
     boilerplate_fill: int = 12
     scheme: str = "affine64"
-    token_hash: str = "xxh3_64"
+    token_hash: str = "poly64"
     normalizer: int = NORMALIZER_VERSION
 
     def __post_init__(self) -> None:
@@ -73,8 +73,8 @@ class FingerprintConfig:
         for name in ("shingle_size", "stride", "num_perm", "bands", "rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.scheme != "affine64" or self.token_hash != "xxh3_64":
-            raise ValueError(f"unsupported scheme {self.scheme!r}/{self.token_hash!r}: use affine64/xxh3_64")
+        if self.scheme != "affine64" or self.token_hash != "poly64":
+            raise ValueError(f"unsupported scheme {self.scheme!r}/{self.token_hash!r}: use affine64/poly64")
 
     @property
     def window(self) -> int:

@@ -1,9 +1,12 @@
 import unicodedata
+from unittest import mock
 
-from hypothesis import given
+import numpy as np
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from auditor.normalize import token_hash, tokenize
+from auditor import normalize
+from auditor.normalize import _tokenize_reference, token_hash, tokenize, tokenize_many
 
 
 def words(text: str) -> list[str]:
@@ -13,6 +16,14 @@ def words(text: str) -> list[str]:
 
 def same_tokens(a: str, b: str) -> bool:
     return tokenize(a).hashes.tolist() == tokenize(b).hashes.tolist()
+
+
+def assert_same_as_reference(text: str) -> None:
+    fast, plain = tokenize(text), _tokenize_reference(text)
+    assert fast.starts.dtype == np.int64 and fast.ends.dtype == np.int64 and fast.hashes.dtype == np.uint64
+    assert fast.starts.tolist() == plain.starts.tolist()
+    assert fast.ends.tolist() == plain.ends.tolist()
+    assert fast.hashes.tolist() == plain.hashes.tolist()
 
 
 def test_offsets_point_into_the_original_text():
@@ -46,10 +57,39 @@ def test_no_space_scripts_become_character_tokens():
 
 
 def test_token_hash_golden_values():
-    # xxh3_64 of UTF-8, seed 0: these must never change, or every registry breaks.
-    assert token_hash("the") == 0xCB1283631CF33D7D
-    assert token_hash("cat") == 0x42548A8A111C54EE
+    # Normaliser v3 token hash: these must never change, or every registry breaks.
+    assert token_hash("the") == 0xC8A7098C2C3125DF
+    assert token_hash("cat") == 0x5CB644EDAF351906
     assert tokenize("the cat").hashes.tolist() == [token_hash("the"), token_hash("cat")]
+
+
+def test_token_hash_is_the_documented_polynomial():
+    # fmix64(sum(ord(c_j) * P^j) + len * L) mod 2^64, written out independently of the module.
+    mod = 1 << 64
+
+    def fmix64(h: int) -> int:
+        h ^= h >> 33
+        h = h * 0xFF51AFD7ED558CCD % mod
+        h ^= h >> 33
+        h = h * 0xC4CEB9FE1A85EC53 % mod
+        return h ^ (h >> 33)
+
+    for token in ["", "a", "the", "straße", "東", "x" * 300, "\U0001d400\ud800"]:
+        poly = sum(ord(c) * pow(0xD6E8FEB86659FD93, j, mod) for j, c in enumerate(token))
+        assert token_hash(token) == fmix64((poly + len(token) * 0x9FB21C651E98DF25) % mod)
+
+
+def test_one_token_hashes_as_token_hash_of_its_normal_form():
+    assert tokenize("Straße").hashes.tolist() == [token_hash("strasse")]
+    assert tokenize("C0RNPASS").hashes.tolist() == [token_hash("compass")]
+    assert tokenize("exam-\nple").hashes.tolist() == [token_hash("example")]
+
+
+def test_token_hashes_of_distinct_strings_are_distinct(words):
+    alphabet = "abcdefghijklmnopqrstuvwxyzàéß東ΣЖ"
+    short = [a + b + c for a in alphabet for b in alphabet for c in ["", *alphabet]]
+    vocab = set(short) | set(words.vocab) | {w * 40 for w in words.vocab}
+    assert len({token_hash(w) for w in vocab}) == len(vocab)
 
 
 @given(st.text())
@@ -65,3 +105,238 @@ def test_ocr_confusions_are_folded_alike_on_both_sides():
     assert same_tokens("The c0rnpass was 1ike a 5ign", "the compass was like a sign")
     assert same_tokens("vvhen", "when")
     assert not same_tokens("compass", "compasses")
+
+
+# --- The fast tokenizer against the plain algorithm (normalize._tokenize_reference) ---------------
+
+# Pieces that exercise every rule and every path of the fast tokenizer.
+PIECES = [
+    *"aAzZ019 ",
+    "\n",
+    "\t",
+    "\r\n",
+    "\x00",
+    "_",
+    "'",
+    ".",
+    # OCR digraphs and their neighbours, also across token bounds ("r n") and in runs ("vvv")
+    "r",
+    "n",
+    "v",
+    "rn",
+    "RN",
+    "vv",
+    "VvV",
+    "c0rnpass",
+    "1ike",
+    "5",
+    "i",
+    "I",
+    # line-break hyphenation
+    "-",
+    "-\n",
+    "- \t\r\n\t",
+    "\u00ad\n",
+    "\u2010\n",
+    "--\n",
+    "-\n_",
+    # typographic punctuation (the ASCII route of non-ASCII texts) and spaces
+    "’",
+    "“",
+    "”",
+    "—",
+    "…",
+    "\u00a0",
+    "\u3000",
+    # NFKC, case folding, ligatures, compatibility characters
+    "é",
+    "E\u0301",
+    "\u0301",
+    "\u0345",
+    "\u034f",
+    "\u1dc0",
+    "\u20dd",
+    "\ufe20",
+    "ß",
+    "ẞ",
+    "İ",
+    "ﬁ",
+    "ﬀ",
+    "ﬅ",
+    "Ｆｉｎｅ",
+    "１",
+    "¹",
+    "²",
+    "ⁿ",
+    "ʳ",
+    "ⅴ",
+    "ⅵ",
+    "Ⅻ",
+    "¼",
+    "ǅ",
+    "ŉ",
+    "㎏",
+    "Å",
+    "\u212b",
+    "\u2126",
+    "Σ",
+    "ς",
+    "ΐ",
+    "Ж",
+    "٣",
+    "ｱ",
+    "ﾞ",
+    # zero-width and soft hyphen inside and outside words
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    # scripts without spaces, with their combining marks
+    "東京",
+    "は",
+    "ア",
+    "\uf900",
+    "ภาษา",
+    "\u0e31",
+    "ำ",
+    "ລາວ",
+    "ខ្មែរ",
+    "မြန်",
+    # composition across characters: Hangul jamo, Indic vowel signs
+    "가",
+    "\u1100",
+    "\u1161",
+    "\u11a8",
+    "\u1100\u1161",
+    "क",
+    "\u093e",
+    "\u094d",
+    "\u0b47\u0b3e",
+    "\u0cbf\u0cd5",
+    # outside the BMP, and lone surrogates (must not crash)
+    "𝐀",
+    "𝟏",
+    "😀",
+    "𠀀",
+    "\U000e0001",
+    "\ud800",
+    "\udfff",
+]
+
+tricky_text = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
+
+
+@st.composite
+def mostly_ascii_text(draw: st.DrawFn) -> str:
+    # A few tricky pieces in plain ASCII prose, as in most real records.
+    text = draw(st.text(st.sampled_from("abcdeirnv01 ,.-\n"), min_size=20, max_size=120))
+    for at, piece in draw(st.lists(st.tuples(st.integers(0, 120), st.sampled_from(PIECES)), max_size=3)):
+        text = text[:at] + piece + text[at:]
+    return text
+
+
+any_text = st.one_of(
+    mostly_ascii_text(),
+    st.text(),
+    st.text(st.characters(codec="utf-8"), max_size=60),
+    st.text(st.one_of(st.characters(), st.characters(categories=["Cs"]))),
+    tricky_text,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(any_text)
+@example("")
+@example("r n rn rrn rnn vvv vvvv v v")
+@example("\u0301abc \u0301 東\u0301a é\u0301 e\u200b\u0301")
+@example("東\u00ad\n京 exam\u2010\nple exam\u00ad\nple ab-\ncd-\nef")
+@example("x\ud800y 𝐀𝐁c a😀b")
+@example("plain prose with one mark e\u0301 and one wo\u200brd and 東 in it, and more prose")
+@example("ab-\n_cd e-\n\u0301f g-\n東 h-\n\u00b2")  # "_" is \w but starts no token
+@example("\u1100\u1161\u11a8 \u1100\u1161 가\u11a8 a\u1161")  # Hangul jamo compose under NFKC
+def test_tokenize_equals_the_plain_algorithm(text):
+    assert_same_as_reference(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tricky_text)
+def test_tokenize_equals_the_plain_algorithm_in_small_hash_blocks(text):
+    # Long texts are hashed in blocks; tiny blocks make every text long.
+    with mock.patch.object(normalize, "_BLOCK", 8):
+        assert_same_as_reference(text)
+
+
+def test_long_texts_and_long_tokens_equal_the_plain_algorithm(words):
+    text = words.text(30000)
+    assert len(text) > 2 * normalize._BLOCK
+    assert_same_as_reference(text)
+    assert_same_as_reference("é " + text)
+    assert_same_as_reference("x" * 70000 + " y")
+    assert_same_as_reference("Straße " + "rn" * 40000 + "-\nvv")
+
+
+def test_real_prose_equals_the_plain_algorithm(words):
+    from auditor.synth import TextGenerator
+
+    for seed in range(3):
+        assert_same_as_reference(TextGenerator(seed).paragraphs(3000))
+    assert_same_as_reference(words.text(3000).replace("e", "é").replace("a", "ä"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(any_text, max_size=6))
+def test_tokenize_many_equals_tokenize_of_each_text(texts):
+    many = tokenize_many(texts)
+    assert len(many) == len(texts)
+    for text, got in zip(texts, many, strict=True):
+        alone = tokenize(text)
+        assert got.starts.tolist() == alone.starts.tolist()
+        assert got.ends.tolist() == alone.ends.tolist()
+        assert got.hashes.tolist() == alone.hashes.tolist()
+
+
+# --- The lookup tables against the regular expressions and Unicode functions they come from --------
+
+
+def test_class_table_agrees_with_the_token_regex_on_every_bmp_character():
+    classes, _ = normalize._bmp_tables()
+    for cp, cls in enumerate(classes.tolist()):
+        ch = chr(cp)
+        assert cls & ~normalize._SLOW == normalize._char_class(ch) & ~normalize._SLOW, hex(cp)
+        # A character is a token on its own exactly when it is a word or no-space character.
+        word_or_single = (cls & normalize._RUN and not cls & normalize._MARK) or cls & normalize._SINGLE
+        assert (normalize._TOKEN.fullmatch(ch) is not None) == bool(word_or_single), hex(cp)
+
+
+def test_fast_folds_equal_the_plain_normalisation():
+    classes, fold = normalize._bmp_tables()
+    fast = [cp for cp in np.flatnonzero(fold).tolist() if not classes[cp] & normalize._SLOW]
+    assert len(fast) > 40000
+    normal = normalize._normalize_all([chr(cp) for cp in fast])
+    assert normal == [chr(fold[cp]) for cp in fast]
+    for cp in range(128):
+        assert normalize._ASCII_FOLD[cp] == (fold[cp] if classes[cp] else 0)
+    # Only word characters fold to the letters of the digraph folds.
+    digraph = np.isin(fold, [ord(c) for c in "rnvmw"])
+    assert set(classes[digraph].tolist()) == {normalize._WORD_CLASS}
+
+
+def test_fast_word_folds_are_context_free():
+    # NFKC(x + c) == NFKC(x) + NFKC(c) for every word character c with a fast fold, and x any
+    # character that starts a canonical composition (the only ones that could combine with c).
+    classes, _ = normalize._bmp_tables()
+    fast = [chr(cp) for cp in np.flatnonzero(classes == normalize._WORD_CLASS).tolist()]
+    starters = sorted(
+        {
+            chr(int(d.split()[0], 16))
+            for d in map(unicodedata.decomposition, map(chr, range(0x10000)))
+            if d and not d.startswith("<") and len(d.split()) == 2
+        }
+    )
+    alone = [unicodedata.normalize("NFKC", c) for c in fast]
+    for x in [*starters[::6], "\u1100", "\uac00", "a"]:
+        got = unicodedata.normalize("NFKC", "\x00".join(x + c for c in fast)).split("\x00")
+        nx = unicodedata.normalize("NFKC", x)
+        assert got == [nx + a for a in alone], repr(x)
