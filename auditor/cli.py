@@ -83,7 +83,20 @@ class _Exit(Exception):
         self.code = code
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _PipeClosed(Exception):
+    """The reader of our output went away; carried past Click, whose own handling exits 1."""
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        # Click turns EPIPE into exit status 1, the code for findings; take it before Click does.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _PipeClosed() from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
 def cli() -> None:
     """Audit training corpora for copies of registered works, risky sources and licences."""
@@ -725,7 +738,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         if not isinstance(exc.__context__, BrokenPipeError):
             raise
         code = EXIT_BROKEN_PIPE
-    except BrokenPipeError:
+    except (BrokenPipeError, _PipeClosed):
         # The reader of our output went away (| head): never report that as clean or as findings.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
