@@ -7,7 +7,8 @@ book scores near 1; a news site with one flagged page in a thousand scores near 
 Besides the contract's one list (host, else input), records are tallied along three dimensions
 (``SOURCE_KINDS``): ``domain`` (the URL host; records without one are not counted), ``dataset`` (the
 first of ``DATASET_FIELDS`` a record's metadata has; records with none are not counted) and ``input``
-(the input file; every record).
+(the input file; every record) and ``license`` (the declared licence as written, whitespace
+collapsed, or ``(none declared)``; every record) — the corpus's licence mix, with risk.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def source_key(record: RecordRef | Record) -> str:
     return url_host(record.url) or record.input
 
 
-SOURCE_KINDS: tuple[str, ...] = ("domain", "dataset", "input")
+SOURCE_KINDS: tuple[str, ...] = ("domain", "dataset", "input", "license")
 """The dimensions sources are ranked along in report.json's ``sources_by``."""
 
 DATASET_FIELDS: tuple[str, ...] = (
@@ -70,6 +71,15 @@ the first that holds non-empty text or a number names the record's dataset (The 
 ``meta.pile_set_name``, RedPajama ``meta.redpajama_set_name``, Dolma ``source``)."""
 
 MAX_DATASET_KEY = 200
+
+
+NO_LICENSE = "(none declared)"
+
+
+def license_key(declared: str | None) -> str:
+    """A declared licence as the licence mix counts it: as written, whitespace collapsed."""
+    text = " ".join((declared or "").split())
+    return text[:200] if text else NO_LICENSE
 
 
 def dataset_key(meta: Mapping[str, Any]) -> str | None:
@@ -142,6 +152,8 @@ class SourceTally:
         if dataset is not None:
             _count(self._by_kind["dataset"], dataset, worst)
         _count(self._by_kind["input"], record.input, worst)
+        if isinstance(record, Record):
+            _count(self._by_kind["license"], license_key(record.license), worst)
 
     def merge(self, other: SourceTally) -> None:
         _merge(self._by_key, other._by_key)

@@ -80,3 +80,10 @@ def test_one_worker_and_two_workers_give_the_same_report(report, workdir):
     single = scan_sample(workdir, workers=1)
     for key in ("summary", "findings", "sources", "works", "inputs", "skipped"):
         assert single[key] == report[key], key
+
+
+def test_licence_mix_covers_every_record(report):
+    mix = {s["key"]: s for s in report["sources_by"]["license"]}
+    assert sum(s["records"] for s in mix.values()) == report["summary"]["records_scanned"]
+    # a non-commercial licence is flagged on every record declaring it (default use: commercial)
+    assert mix["CC-BY-NC-4.0"]["flagged"] == mix["CC-BY-NC-4.0"]["records"] > 0

@@ -319,10 +319,10 @@ def _works_chart(works: list[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
-def _licence_chart(licences: list[tuple[str, int]]) -> dict[str, Any]:
+def _licence_chart(licences: list[tuple[str, int]], unit: str) -> dict[str, Any]:
     most = max([count for _, count in licences] + [1])
     return _hbars(
-        [(name, count / most, f"{_num(count)} findings") for name, count in licences[:LICENCES_SHOWN]],
+        [(name, count / most, f"{_num(count)} {unit}") for name, count in licences[:LICENCES_SHOWN]],
         "lic",
     )
 
@@ -361,7 +361,10 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
         "top_works": top_works(report),
         "works_chart": _works_chart(top_works(report)),
         "licences": licence_mix(report),
-        "licence_chart": _licence_chart(licence_mix(report)),
+        "licence_chart": _licence_chart(
+            licence_mix(report),
+            "records" if (report.get("sources_by") or {}).get("license") else "findings",
+        ),
         "sources": sources,
         "works": works,
         "findings_total": len(all_findings),

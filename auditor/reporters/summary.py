@@ -97,10 +97,14 @@ def top_works(report: dict[str, Any], n: int = 10) -> list[dict[str, Any]]:
 
 
 def licence_mix(report: dict[str, Any]) -> list[tuple[str, int]]:
-    """Licences named by licence findings (their ``detail``), with how many findings name each.
+    """Declared licences with how many records declare each (``sources_by.license``: every record).
 
-    The report keeps no licence per clean record, so this is the mix among flagged records only.
+    Reports from before that dimension existed fall back to the licences named by licence findings.
     """
+    by_license = (report.get("sources_by") or {}).get("license")
+    if by_license:
+        pairs = [(str(s["key"]), int(s.get("records") or 0)) for s in by_license]
+        return sorted(pairs, key=lambda kv: (-kv[1], kv[0]))
     counts = Counter(
         (f.get("detail") or f.get("message") or "?")
         for f in report.get("findings") or []

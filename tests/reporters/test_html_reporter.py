@@ -196,7 +196,7 @@ def test_html_evidence_shows_the_engines_middle_cut_as_a_gap(
 def test_html_overview_draws_the_works_and_the_licence_mix_as_svg(report: dict[str, Any]) -> None:
     text = render(report)
     assert 'aria-label="Works most present: share of each work found"' in text
-    assert 'aria-label="Licence mix: findings per declared licence"' in text
+    assert 'aria-label="Licence mix: records per declared licence"' in text
     assert "<title>The Long Winter</title>" in text and "35.0 % · 12 records" in text
     assert "<title>CC-BY-NC-4.0</title>" in text and "1 findings" in text
 

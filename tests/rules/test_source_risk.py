@@ -54,7 +54,9 @@ def test_tally_ranks_each_dimension() -> None:
     tally.add(_record(4, None, "Pile-CC", "b.jsonl"), Severity.LOW)
     tally.add(_record(5, None, None, "c.jsonl"), None)
     by = tally.ranked_by()
-    assert list(by) == list(SOURCE_KINDS) == ["domain", "dataset", "input"]
+    assert list(by) == list(SOURCE_KINDS) == ["domain", "dataset", "input", "license"]
+    # no record here declares a licence: all five count under one key, with their worst severities
+    assert [(s.key, s.records, s.flagged) for s in by["license"]] == [("(none declared)", 5, 3)]
     assert [(s.key, s.records, s.flagged) for s in by["domain"]] == [
         ("libgen.rs", 2, 2),
         ("news.example", 1, 0),
@@ -117,7 +119,7 @@ def test_report_ranks_sources_by_domain_dataset_and_input(corpus: Path) -> None:
     result = engine.scan([corpus], [], rules, engine.ScanOptions(workers=1))
     report = build_report(result, command=["auditor"], exit_code=1)
     by = report["sources_by"]
-    assert list(by) == ["domain", "dataset", "input"]
+    assert list(by) == ["domain", "dataset", "input", "license"]
     assert by["domain"][0] == {
         "key": "libgen.rs",
         "records": 2,
