@@ -47,6 +47,10 @@ def take_screenshots(html: Path, out_dir: Path, *, browser: Any = None) -> list[
                 page.locator(anchor).evaluate("(e) => e.scrollIntoView({block: 'start'})")
             else:
                 page.evaluate("window.scrollTo(0, 0)")
+            # Rows far from the viewport are drawn lazily (content-visibility): let two frames paint
+            # after the scroll, or the shot can come out blank on a loaded machine.
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            page.wait_for_timeout(300)
             path = out_dir / name
             page.screenshot(path=str(path))
             written.append(path)
