@@ -128,12 +128,11 @@ def _normalize_all(raw: list[str], ascii_lowered: bool = False) -> list[str]:
     # One pass over all tokens joined by NUL (never inside a token; NFKC and case folding never
     # combine across it), instead of one Python call per token.
     joined = "\x00".join(raw)
-    if ascii_lowered:
-        pass
-    elif joined.isascii():
-        joined = joined.lower()
-    else:
-        joined = unicodedata.normalize("NFKC", _INVISIBLE_RE.sub("", joined)).casefold()
+    if not ascii_lowered:
+        if joined.isascii():
+            joined = joined.lower()
+        else:
+            joined = unicodedata.normalize("NFKC", _INVISIBLE_RE.sub("", joined)).casefold()
     return _fold_ocr(joined).split("\x00")
 
 
