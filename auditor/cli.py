@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -691,8 +692,36 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that worker pools and the Parquet sandbox are stopped on the way out."""
 
 
+SHUTDOWN_GRACE_SECONDS = 15.0
+"""After Ctrl-C or SIGTERM, how long shutting down worker pools may take before the process exits anyway."""
+
+
+def _arm_watchdog(code: int) -> None:
+    # Stopping a multiprocessing pool can deadlock on rare timings (a worker ended while holding a
+    # queue lock). An interrupt must always end the run: if the orderly shutdown has not finished in
+    # time, say so and exit with the interrupt's code. Completed inputs are already checkpointed.
+    def expire() -> None:
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                "\nauditor: interrupted; shutdown took too long, exiting now; inputs completed so far "
+                "are checkpointed: rerun the same scan with --resume to continue\n"
+            )
+            sys.stderr.flush()
+        os._exit(code)
+
+    timer = threading.Timer(SHUTDOWN_GRACE_SECONDS, expire)
+    timer.daemon = True
+    timer.start()
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    _arm_watchdog(EXIT_TERMINATED)
     raise _Terminated
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    _arm_watchdog(EXIT_INTERRUPTED)
+    raise KeyboardInterrupt
 
 
 _COMMAND: list[str] = ["auditor"]
@@ -704,8 +733,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     _COMMAND[:] = ["auditor", *(list(argv) if argv is not None else sys.argv[1:])]
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous_int = signal.signal(signal.SIGINT, _on_sigint)
     except ValueError:  # not the main thread: leave signals alone
-        previous = None
+        previous = previous_int = None
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="auditor", standalone_mode=False)
         code = EXIT_CLEAN
@@ -750,6 +780,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
     sys.exit(code)
 
 
