@@ -24,7 +24,7 @@ from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, shingl
 from auditor.keyindex import KeyIndex
 from auditor.models import Evidence, Match, Span
 from auditor.normalize import Tokens
-from auditor.registry import WorkRegistry
+from auditor.registry import WorkRegistry, text_hash
 
 FILE_KEY_FIELDS = {"_file_md5": "md5", "_file_sha256": "sha256"}
 """Record.meta fields a reader may set to a whole file's digests, and the registry key kind of each."""
@@ -279,8 +279,6 @@ class Matcher:
 
     def _exact(self, text: str, tokens: Tokens, file_keys: Mapping[str, Any] | None) -> list[Match]:
         """Exact keys, no MinHash: the record's file md5/sha256 (LibGen's keys), then its normalised text."""
-        from auditor.registry import text_hash
-
         works: list[int] = []
         for field, kind in FILE_KEY_FIELDS.items():
             digest = (file_keys or {}).get(field)
