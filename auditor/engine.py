@@ -233,13 +233,15 @@ def scan(
         for f in found:
             if f.work is None or f.kind not in ("near-duplicate", "exact-duplicate"):
                 continue
-            key = (f.work.registry, f.work.id)
-            work_records.setdefault(key, set()).add((input_name, row))
-            work_spans.setdefault(key, []).extend(
-                (s.work_start, s.work_end)
-                for s in f.spans
-                if s.work_start is not None and s.work_end is not None
-            )
+            # Per edition, in its own offsets; _presence merges the editions of a book.
+            for work, spans in ((f.work, f.spans), *((e.work, e.spans) for e in f.editions)):
+                key = (work.registry, work.id)
+                work_records.setdefault(key, set()).add((input_name, row))
+                work_spans.setdefault(key, []).extend(
+                    (s.work_start, s.work_end)
+                    for s in spans
+                    if s.work_start is not None and s.work_end is not None
+                )
         return found
 
     def consume(batch: list[Record], results: list[list[Finding]], event: _Event) -> None:
@@ -380,12 +382,22 @@ def _presence(
     spans: dict[tuple[str, str], list[tuple[int, int]]],
     records: dict[tuple[str, str], set[tuple[str, int]]],
 ) -> tuple[WorkPresence, ...]:
-    out: list[WorkPresence] = []
-    by_name = {r.name: r for r in registries}
-    for (registry_name, work_id), intervals in spans.items():
-        registry = by_name[registry_name]
-        idx = registry.index_of(work_id)
-        chars = registry.work_chars(idx)
+    """How much of each book was found: one entry per (registry, edition group).
+
+    Editions of one book (the EPUB and the PDF) have their own texts, so their work offsets are in
+    different coordinate systems and are never unioned together. Each edition's coverage is the union
+    of its own matched spans (as the finding's work or as one of its ``editions``) over its own
+    characters; the book's entry names the edition with the highest coverage (ties: the smallest work
+    id) and reports that coverage — a lower bound of the share of the book found — and lists the other
+    editions found. ``records`` counts each record that copies any edition of the book once.
+
+    Args:
+        registries: the registries of the scan.
+        spans: per (registry, work id), the work offsets of every span matched in that edition.
+        records: per (registry, work id), the (input, row) of every record that copies that edition.
+    """
+
+    def coverage(intervals: list[tuple[int, int]], chars: int) -> float:
         covered = 0
         end_so_far = -1
         for start, end in sorted(intervals):
@@ -393,12 +405,35 @@ def _presence(
             if end > start:
                 covered += end - start
             end_so_far = max(end_so_far, end)
+        return covered / chars if chars else 0.0
+
+    by_name = {r.name: r for r in registries}
+    books: dict[tuple[str, str], list[int]] = {}
+    for registry_name, work_id in records:
+        registry = by_name[registry_name]
+        idx = registry.index_of(work_id)
+        books.setdefault((registry_name, registry.refs[idx].group or work_id), []).append(idx)
+    out: list[WorkPresence] = []
+    for (registry_name, _), editions in books.items():
+        registry = by_name[registry_name]
+        ids = {idx: registry.refs[idx].id for idx in editions}
+        shares = {
+            idx: coverage(spans.get((registry_name, ids[idx]), []), registry.work_chars(idx))
+            for idx in editions
+        }
+        best = min(editions, key=lambda idx: (-shares[idx], ids[idx]))
+        copies: set[tuple[str, int]] = set()
+        for idx in editions:
+            copies |= records[(registry_name, ids[idx])]
         out.append(
             WorkPresence(
-                work=registry.refs[idx],
-                coverage=covered / chars if chars else 0.0,
-                records=len(records[(registry_name, work_id)]),
-                work_tokens=registry.work_tokens(idx),
+                work=registry.refs[best],
+                coverage=shares[best],
+                records=len(copies),
+                work_tokens=registry.work_tokens(best),
+                editions=tuple(
+                    registry.refs[idx] for idx in sorted(editions, key=ids.__getitem__) if idx != best
+                ),
             )
         )
     return tuple(sorted(out, key=lambda w: (-w.coverage, -w.records, w.work.registry, w.work.id)))

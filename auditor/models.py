@@ -134,6 +134,24 @@ class Score:
 
 
 @dataclass(frozen=True, slots=True)
+class EditionMatch:
+    """Another edition of a match's work, copied by the same record: named beside the finding, not
+    reported as a finding of its own (docs/registries.md, "Editions").
+
+    Attributes:
+        work: the other edition (same registry and edition group as the finding's work).
+        kind: how it matched: ``near-duplicate`` or ``exact-duplicate``.
+        score: its own similarity, record coverage and matched tokens.
+        spans: its matched passages; ``work_*`` offsets point into this edition's text.
+    """
+
+    work: WorkRef
+    kind: str
+    score: Score
+    spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     """A verified copy of (part of) a registered work inside one record.
 
@@ -146,6 +164,8 @@ class Match:
         work_tokens: work tokens inside matched spans (for the share of the work found).
         spans: the matched passages, in record order.
         evidence: the text of each span, in the same order.
+        editions: the other editions of the work's edition group the record also copies, by work id
+            (set by :func:`auditor.editions.group_editions`; empty straight from the matcher).
     """
 
     work: WorkRef
@@ -156,6 +176,7 @@ class Match:
     work_tokens: int
     spans: tuple[Span, ...]
     evidence: tuple[Evidence, ...] = ()
+    editions: tuple[EditionMatch, ...] = ()
 
     @property
     def score(self) -> Score:
@@ -198,6 +219,9 @@ class Finding:
     """What made the rule fire (a domain, a licence, a notice's text); part of the fingerprint."""
     suppressed: Suppression | None = None
     """Set when a baseline or waiver suppresses the finding: kept in reports, not counted."""
+    editions: tuple[EditionMatch, ...] = ()
+    """For a copy: the other editions of ``work``'s edition group the record also copies (``work`` is
+    the group's representative, see auditor/editions.py). Not part of the fingerprint."""
 
     @property
     def fingerprint(self) -> str:
@@ -244,12 +268,15 @@ class RegistryInfo:
 
 @dataclass(frozen=True, slots=True)
 class WorkPresence:
-    """How much of one work was found anywhere in the corpus."""
+    """How much of one work — one book: all editions of its edition group — was found in the corpus."""
 
     work: WorkRef
     coverage: float
     records: int
     work_tokens: int
+    editions: tuple[WorkRef, ...] = ()
+    """The other editions of ``work``'s edition group found in the corpus, by work id; ``work`` is
+    the edition ``coverage`` was measured on (see ``engine._presence``)."""
 
 
 @dataclass(frozen=True, slots=True)

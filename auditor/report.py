@@ -6,7 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from auditor import __version__
-from auditor.models import SEVERITY_NAMES, AuditResult, Finding, Severity, SourceRisk, Suppression
+from auditor.models import (
+    SEVERITY_NAMES,
+    AuditResult,
+    Finding,
+    Score,
+    Severity,
+    SourceRisk,
+    Span,
+    Suppression,
+    WorkRef,
+)
 
 SCHEMA_VERSION = 1
 
@@ -20,39 +30,53 @@ def finding_record(finding: Finding) -> dict[str, Any]:
         "severity": finding.severity.label,
         "kind": finding.kind,
         "record": {"id": record.id, "input": record.input, "row": record.row, "url": record.url},
-        "work": (
-            {
-                "id": finding.work.id,
-                "title": finding.work.title,
-                "registry": finding.work.registry,
-                "isbns": list(finding.work.isbns),
-            }
-            if finding.work
-            else None
-        ),
-        "score": (
-            {
-                "similarity": round(finding.score.similarity, 4),
-                "record_coverage": round(finding.score.record_coverage, 4),
-                "matched_tokens": finding.score.matched_tokens,
-            }
-            if finding.score
-            else None
-        ),
-        "spans": [
-            {
-                "record_start": s.record_start,
-                "record_end": s.record_end,
-                "work_start": s.work_start,
-                "work_end": s.work_end,
-            }
-            for s in finding.spans
-        ],
+        "work": _work_record(finding.work) if finding.work else None,
+        "score": _score_record(finding.score) if finding.score else None,
+        "spans": _span_records(finding.spans),
         "evidence": [{"record_text": e.record_text, "work_text": e.work_text} for e in finding.evidence],
         "message": finding.message,
         "detail": finding.detail,
         "suppressed": suppression_record(finding.suppressed),
+        "editions": [
+            {
+                "work": _work_record(e.work),
+                "kind": e.kind,
+                "score": _score_record(e.score),
+                "spans": _span_records(e.spans),
+            }
+            for e in finding.editions
+        ],
     }
+
+
+def _work_record(work: WorkRef) -> dict[str, Any]:
+    return {
+        "id": work.id,
+        "title": work.title,
+        "registry": work.registry,
+        "isbns": list(work.isbns),
+        "group": work.group or work.id,
+    }
+
+
+def _score_record(score: Score) -> dict[str, Any]:
+    return {
+        "similarity": round(score.similarity, 4),
+        "record_coverage": round(score.record_coverage, 4),
+        "matched_tokens": score.matched_tokens,
+    }
+
+
+def _span_records(spans: Sequence[Span]) -> list[dict[str, Any]]:
+    return [
+        {
+            "record_start": s.record_start,
+            "record_end": s.record_end,
+            "work_start": s.work_start,
+            "work_end": s.work_end,
+        }
+        for s in spans
+    ]
 
 
 def suppression_record(suppression: Suppression | None) -> dict[str, Any] | None:
@@ -165,6 +189,8 @@ def build_report(
                 "registry": w.work.registry,
                 "coverage": round(w.coverage, 4),
                 "records": w.records,
+                "group": w.work.group or w.work.id,
+                "editions": [{"id": e.id, "title": e.title} for e in w.editions],
             }
             for w in result.works
         ],

@@ -129,6 +129,19 @@ def _score(score: dict[str, Any] | None) -> str:
     return " · ".join(parts)
 
 
+def _editions(value: Any) -> str:
+    """Other editions of a book as "title (id), …": a finding's ``editions`` (each with a ``work``)
+    or a ``works[]`` entry's (each a work); "" when none (reports from before editions were merged)."""
+    names = []
+    for entry in value if isinstance(value, list) else []:
+        work = entry.get("work", entry) if isinstance(entry, dict) else None
+        if not isinstance(work, dict):
+            continue
+        work_id, title = str(work.get("id") or ""), str(work.get("title") or "")
+        names.append(f"{title} ({work_id})" if title and title != work_id else work_id or title)
+    return clamp(", ".join(n for n in names if n), CELL_CHARS)
+
+
 def _location(record: dict[str, Any]) -> str:
     return f"{record.get('input', '')}:{record.get('row', '')}"
 
@@ -157,6 +170,8 @@ def _finding_rows(report: dict[str, Any], findings: list[dict[str, Any]]) -> lis
                 "source": sources.key_for(record),
                 "work_id": work.get("id", ""),
                 "work_title": clamp(str(work.get("title") or ""), CELL_CHARS),
+                "work_group": str(work.get("group") or work.get("id") or ""),
+                "editions": _editions(finding.get("editions")),
                 "score": _score(score),
                 "sort_score": score.get("record_coverage") or score.get("similarity") or 0,
                 "message": clamp(one_line(str(finding.get("message", ""))), CELL_CHARS),
@@ -256,11 +271,12 @@ def _evidence(findings: list[dict[str, Any]], rows: list[dict[str, Any]]) -> tup
 
 
 def _work_sources(findings: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """For each work id, the sources its copies came from, most records first (top 3)."""
+    """For each book (edition group, else work id), the sources its copies came from, most records
+    first (top 3)."""
     per_work: dict[str, Counter[str]] = defaultdict(Counter)
     for finding, row in zip(findings, rows, strict=True):
         if finding.get("work"):
-            per_work[row["work_id"]][row["source"]] += 1
+            per_work[row["work_group"]][row["source"]] += 1
     return {
         work: [key for key, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
         for work, c in per_work.items()
@@ -339,7 +355,11 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
     evidence_omitted += sum(1 for f in all_findings[FINDINGS_LIMIT:] if _has_evidence(f))
     work_sources = _work_sources(findings, rows)
     works = [
-        dict(w, found_in=work_sources.get(w.get("id", ""), []))
+        dict(
+            w,
+            found_in=work_sources.get(str(w.get("group") or w.get("id") or ""), []),
+            editions_text=_editions(w.get("editions")),
+        )
         for w in sorted(report.get("works") or [], key=lambda w: (-(w.get("coverage") or 0), w.get("id", "")))
     ]
     sources = [

@@ -126,6 +126,10 @@ def _result(finding: dict[str, Any], rule_index: dict[str, int]) -> dict[str, An
             "title": work.get("title"),
             "registry": work.get("registry"),
         }
+        editions = [e.get("work") for e in finding.get("editions") or [] if isinstance(e, dict)]
+        if editions:
+            # The other editions of the book the record also copies (one result per book).
+            properties["work"]["editions"] = [e.get("id") for e in editions if isinstance(e, dict)]
     if finding.get("score"):
         properties["score"] = finding["score"]
     if spans:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from auditor.models import Evidence, Finding, Match, Record, Score, Severity, Span, WorkRef
+from auditor.models import EditionMatch, Evidence, Finding, Match, Record, Score, Severity, Span, WorkRef
 from auditor.rules.hosts import host_of
 from auditor.rules.isbn import IsbnHit, isbns_in_meta, iter_isbns
+from auditor.rules.keywords import ISBN_KEYWORDS
 from auditor.rules.licenses import LicenseClassifier
 from auditor.rules.params import Cursor
 from auditor.rules.rule import Rule
@@ -35,14 +36,22 @@ class NoFacts:
 class Subject:
     """One record under evaluation; values several checks need are computed once, on first use."""
 
-    __slots__ = ("_host", "_isbns", "_lowered", "facts", "matches", "record")
+    __slots__ = ("_host", "_isbns", "_lowered", "facts", "keywords", "matches", "record")
 
     _UNSET: ClassVar[Any] = object()
 
-    def __init__(self, record: Record, matches: Sequence[Match], facts: RegistryFacts) -> None:
+    def __init__(
+        self,
+        record: Record,
+        matches: Sequence[Match],
+        facts: RegistryFacts,
+        keywords: frozenset[str] | None = None,
+    ) -> None:
         self.record = record
         self.matches = matches
         self.facts = facts
+        self.keywords = keywords
+        """The rule set's keywords found in the text (lower case), when known for its batch."""
         self._host: Any = Subject._UNSET
         self._isbns: tuple[IsbnHit, ...] | None = None
         self._lowered: str | None = None
@@ -53,6 +62,10 @@ class Subject:
         if self._host is Subject._UNSET:
             self._host = host_of(self.record.url)
         return self._host
+
+    def may_contain(self, keywords: Iterable[str]) -> bool:
+        """False only when it is known that none of these lower-case keywords is in the text."""
+        return self.keywords is None or not self.keywords.isdisjoint(keywords)
 
     @property
     def lowered(self) -> str:
@@ -66,7 +79,11 @@ class Subject:
         """Valid ISBNs in the record's text (with offsets) and then in its metadata."""
         if self._isbns is None:
             text = self.record.text
-            hits = list(iter_isbns(text, lowered=self.lowered)) if text else []
+            hits = (
+                list(iter_isbns(text, lowered=self.lowered))
+                if text and self.may_contain(ISBN_KEYWORDS)
+                else []
+            )
             if self.record.meta:
                 hits.extend(isbns_in_meta(self.record.meta))
             self._isbns = tuple(hits)
@@ -130,6 +147,7 @@ class Check(ABC):
         score: Score | None = None,
         spans: tuple[Span, ...] = (),
         evidence: tuple[Evidence, ...] = (),
+        editions: tuple[EditionMatch, ...] = (),
     ) -> Finding:
         """A finding of this rule with its message rendered."""
         record = subject.record
@@ -155,6 +173,7 @@ class Check(ABC):
             spans=spans,
             evidence=evidence,
             detail=detail,
+            editions=editions,
         )
 
 

@@ -86,10 +86,11 @@ class HostMatcher:
     A regex must match the whole host.
     """
 
-    __slots__ = ("_domains", "_globs", "_patterns", "_regexes")
+    __slots__ = ("_domains", "_globs", "_patterns", "_regexes", "_seen")
 
     def __init__(self, domains: Iterable[str], globs: Iterable[str], regexes: Iterable[re.Pattern[str]]):
         self._domains = frozenset(domains)
+        self._seen: dict[str, str | None] = {}
         self._globs = tuple(globs)
         self._regexes = tuple(regexes)
         self._patterns = tuple(
@@ -97,7 +98,17 @@ class HostMatcher:
         )
 
     def match(self, host: str) -> str | None:
-        """The domain or pattern that the host matches, else None."""
+        """The domain or pattern that the host matches, else None (remembered: hosts repeat)."""
+        try:
+            return self._seen[host]
+        except KeyError:
+            pass
+        if len(self._seen) >= 65536:
+            self._seen.clear()
+        found = self._seen[host] = self._match(host)
+        return found
+
+    def _match(self, host: str) -> str | None:
         for candidate in parent_domains(host):
             if candidate in self._domains:
                 return candidate

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from auditor.editions import COPY_KINDS, group_editions
 from auditor.errors import UsageError
 from auditor.models import Finding, Match, PackInfo, Record
 from auditor.rules import kinds as _kinds  # noqa: F401  (registers the built-in check kinds)
@@ -20,6 +21,7 @@ from auditor.rules.check import (
     Subject,
     validate_message,
 )
+from auditor.rules.keywords import ISBN_KEYWORDS, keywords_per_text
 from auditor.rules.licenses import USES, LicenseClassifier, LicenseTable
 from auditor.rules.pack import PackSource, read_pack
 from auditor.rules.params import Cursor
@@ -79,6 +81,10 @@ class RuleSet:
         self.use = use
         self._record_checks = tuple(c for c in ordered if not c.uses_matches)
         self._match_checks = tuple(c for c in ordered if c.uses_matches)
+        self._copy_kinds = tuple(k for k in COPY_KINDS if any(c.kind == k for c in self._match_checks))
+        self._keywords = ISBN_KEYWORDS | frozenset(
+            k for c in ordered for k in getattr(c, "keywords", ()) if isinstance(k, str)
+        )
         self._by_code = {code: c.rule for c in ordered for code in (c.rule.id, *c.rule.aliases)}
 
     def __repr__(self) -> str:
@@ -133,13 +139,40 @@ class RuleSet:
 
         Args:
             record: the record, as read.
-            matches: its verified matches against the registries (empty when none).
+            matches: its verified matches against the registries (empty when none); matches against
+                several editions of one book are merged here into one (see
+                :func:`auditor.editions.group_editions`), so a book copied once gives one finding.
             facts: registry look-ups (ISBNs); None when no registry is open.
 
         Returns:
             Findings from the worst down, then by rule id, work, detail and first offset.
         """
-        subject = Subject(record, matches, facts if facts is not None else _NO_FACTS)
+        return self._evaluate(record, matches, facts, None)
+
+    def evaluate_many(
+        self,
+        records: Sequence[Record],
+        matches: Sequence[Sequence[Match]],
+        facts: RegistryFacts | None = None,
+    ) -> list[list[Finding]]:
+        """:meth:`evaluate` of each record of a batch; the rules' keywords are searched batch-wide
+        once, so records holding none of a rule's keywords skip it."""
+        present = keywords_per_text([r.text for r in records], self._keywords)
+        return [
+            self._evaluate(record, found, facts, present[i])
+            for i, (record, found) in enumerate(zip(records, matches, strict=True))
+        ]
+
+    def _evaluate(
+        self,
+        record: Record,
+        matches: Sequence[Match],
+        facts: RegistryFacts | None,
+        keywords: frozenset[str] | None,
+    ) -> list[Finding]:
+        if len(matches) > 1:
+            matches = group_editions(matches, self._copy_kinds)
+        subject = Subject(record, matches, facts if facts is not None else _NO_FACTS, keywords)
         findings: list[Finding] = []
         for check in self._record_checks:
             findings.extend(check.evaluate(subject))

@@ -71,6 +71,7 @@ def make_finding(
     detail: str = "",
     fingerprint: str | None = None,
     suppressed: Any = None,
+    editions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One finding as report.json writes it."""
     return {
@@ -86,6 +87,7 @@ def make_finding(
         "message": message,
         "detail": detail,
         "suppressed": suppressed,
+        "editions": editions or [],
     }
 
 
@@ -329,6 +331,7 @@ def hostile_report() -> dict[str, Any]:
                 row=i + 1,
                 url=url,
                 work=work if i % 2 == 0 else None,
+                editions=[{"work": work, "kind": IMG, "score": None, "spans": []}] if i % 2 == 0 else None,
                 score={"similarity": 0.5, "record_coverage": 0.25, "matched_tokens": 7},
                 spans=[
                     {
@@ -370,7 +373,17 @@ def hostile_report() -> dict[str, Any]:
             {"key": HOSTILE, "records": 3, "flagged": 3, "max_severity": "critical", "risk": 1.0},
             {"key": JS_URL, "records": 3, "flagged": 1, "max_severity": IMG, "risk": 0.5},
         ],
-        works=[{"id": HOSTILE, "title": HOSTILE, "registry": HOSTILE, "coverage": 0.5, "records": 3}],
+        works=[
+            {
+                "id": HOSTILE,
+                "title": HOSTILE,
+                "registry": HOSTILE,
+                "coverage": 0.5,
+                "records": 3,
+                "group": HOSTILE,
+                "editions": [{"id": HOSTILE, "title": HOSTILE}],
+            }
+        ],
         skipped=[
             {"input": HOSTILE, "row": None, "reason": HOSTILE},
             {"input": HOSTILE, "row": 2, "reason": HOSTILE},

@@ -201,6 +201,29 @@ def test_html_overview_draws_the_works_and_the_licence_mix_as_svg(report: dict[s
     assert "<title>CC-BY-NC-4.0</title>" in text and "1 findings" in text
 
 
+def test_html_names_the_other_editions_of_a_book(report_factory: Any, finding_factory: Any) -> None:
+    epub = {"id": "novel", "title": "The Novel", "registry": "r", "isbns": [], "group": "novel"}
+    pdf = {"id": "novel-pdf", "title": "The Novel (print)", "registry": "r", "isbns": [], "group": "novel"}
+    finding = finding_factory(
+        work=epub,
+        spans=[{"record_start": 0, "record_end": 5, "work_start": 0, "work_end": 5}],
+        evidence=[{"record_text": "words", "work_text": "words"}],
+        editions=[{"work": pdf, "kind": "near-duplicate", "score": None, "spans": []}],
+    )
+    works = [
+        {"id": "novel-pdf", "title": "The Novel (print)", "registry": "r", "coverage": 0.5, "records": 1,
+         "group": "novel", "editions": [{"id": "novel", "title": "The Novel"}]},
+    ]  # fmt: skip
+    text = render(report_factory([finding], works=works))
+    # The findings table and the evidence name the PDF beside the EPUB; the works table the reverse.
+    assert text.count("also matched editions: The Novel (print) (novel-pdf)") == 2
+    assert text.count("also matched editions: The Novel (novel)") == 1
+    # One book: the works row finds the sources of the EPUB's finding through the group.
+    assert "libgen.is</td></tr>" in text
+    alone = finding_factory(work=epub)
+    assert "also matched editions" not in render(report_factory([alone]))
+
+
 def test_html_is_readable_without_javascript(report: dict[str, Any]) -> None:
     text = render(report)
     page = Page(text)

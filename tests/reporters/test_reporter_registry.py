@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from auditor.errors import UsageError
 from auditor.models import (
     AuditResult,
+    EditionMatch,
     Evidence,
     Finding,
     InputSummary,
@@ -78,7 +79,8 @@ def test_every_reporter_renders_the_sample_report_deterministically(
 
 @pytest.mark.parametrize("name", sorted(REPORTERS))
 def test_every_reporter_renders_a_record_built_from_an_audit_result(name: str) -> None:
-    work = WorkRef(id="w1", title="The Long Winter", registry="books", isbns=("9780000000001",))
+    work = WorkRef(id="w1", title="The Long Winter", registry="books", isbns=("9780000000001",), group="w1")
+    other = WorkRef(id="w1-pdf", title="The Long Winter (PDF)", registry="books", group="w1")
     record = RecordRef(id="doc-1", input="a.jsonl", row=3, url="https://libgen.is/x")
     findings = (
         Finding(
@@ -91,6 +93,7 @@ def test_every_reporter_renders_a_record_built_from_an_audit_result(name: str) -
             score=Score(0.9, 0.4, 120),
             spans=(Span(10, 400, 1000, 1390),),
             evidence=(Evidence("record text", "work text"),),
+            editions=(EditionMatch(other, "near-duplicate", Score(0.8, 0.3, 100), (Span(10, 390, 7, 380),)),),
         ),
         Finding(
             rule_id="AUD201",
@@ -107,7 +110,7 @@ def test_every_reporter_renders_a_record_built_from_an_audit_result(name: str) -
         rule_packs=(PackInfo("default", "sha256:cd", "rules/default.yaml"),),
         findings=findings,
         skipped=(Skipped("a.jsonl", 5, "bad JSON"), Skipped("b.jsonl", None, "unreadable")),
-        works=(WorkPresence(work, 0.2, 1, 390),),
+        works=(WorkPresence(work, 0.2, 1, 390, editions=(other,)),),
         sources=(SourceRisk("libgen.is", 1, 1, Severity.CRITICAL, 1.0),),
         records_scanned=10,
         config_id="cfg",
@@ -231,11 +234,22 @@ def test_reporters_survive_any_unicode(
         evidence=[{"record_text": text, "work_text": text}],
         message=text,
         detail=text,
+        editions=[{"work": work, "kind": text, "score": None, "spans": []}],
     )
     report = report_factory(
         [finding],
         sources=[{"key": text, "records": 1, "flagged": 1, "max_severity": "critical", "risk": 1.0}],
-        works=[{"id": text, "title": text, "registry": text, "coverage": 0.1, "records": 1}],
+        works=[
+            {
+                "id": text,
+                "title": text,
+                "registry": text,
+                "coverage": 0.1,
+                "records": 1,
+                "group": text,
+                "editions": [{"id": text, "title": text}],
+            }
+        ],
         skipped=[{"input": text, "row": None, "reason": text}],
     )
     for name in REPORTERS:

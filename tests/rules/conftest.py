@@ -46,6 +46,7 @@ def make_match(**fields: Any) -> Match:
             id=work.get("id", "work-1"),
             title=work.get("title", "A Registered Novel"),
             registry=work.get("registry", "reg"),
+            group=work.get("group", ""),
         )
     tokens = fields.get("matched_tokens", 100)
     fields.setdefault("kind", "near-duplicate")

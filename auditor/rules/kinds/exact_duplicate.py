@@ -35,6 +35,7 @@ class ExactDuplicateCheck(Check):
                 score=match.score,
                 spans=match.spans,
                 evidence=match.evidence,
+                editions=match.editions,
             )
             for match in subject.matches
             if match.kind == self.kind

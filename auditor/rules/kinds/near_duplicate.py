@@ -38,7 +38,8 @@ def match_values(match: Match) -> dict[str, Any]:
 
 @register_kind
 class NearDuplicateCheck(Check):
-    """One finding per near-duplicate match, at the severity of the first ladder rung it meets."""
+    """One finding per near-duplicate match (per book: editions are merged before, see
+    auditor/editions.py), at the severity of the first ladder rung it meets."""
 
     kind = "near-duplicate"
     uses_matches = True
@@ -85,6 +86,7 @@ class NearDuplicateCheck(Check):
                     score=match.score,
                     spans=match.spans,
                     evidence=match.evidence,
+                    editions=match.editions,
                 )
             )
         return out

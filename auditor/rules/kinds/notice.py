@@ -106,6 +106,7 @@ class NoticeCheck(Check):
         self.need_strong = min(dict(r.minimums).get("strong_signals", 0) for r in ladder.rungs)
         self.need_any = max(1, min(dict(r.minimums).get("signals", 0) for r in ladder.rungs))
         self.keyed = any(s.keywords for s in signals)
+        self.keywords = frozenset(k for s in signals for k in s.keywords)
 
     @classmethod
     def compile(cls, rule: Rule, params: Cursor, ctx: CompileContext) -> Check | None:
@@ -168,10 +169,14 @@ class NoticeCheck(Check):
             return []
         found: dict[str, list[tuple[int, int]]] = {}
         strong = 0
+        if self.keyed and all(s.keywords for s in self.signals) and not subject.may_contain(self.keywords):
+            return []
         lowered = subject.lowered if self.keyed else text
         for signal in self.signals:
             if not signal.strong and strong < self.need_strong:
                 return []
+            if signal.keywords and not subject.may_contain(signal.keywords):
+                continue
             spans = signal.spans(text, lowered, self.window, self.max_spans)
             if spans:
                 found[signal.name] = spans
