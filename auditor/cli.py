@@ -230,10 +230,13 @@ def registry_add(path: Path, sources: tuple[Path, ...], catalogues: tuple[Path, 
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest and every work as JSON.")
 def registry_info(path: Path, as_json: bool) -> None:
-    """Show a registry's works, sizes, fingerprint config, snapshots, sources and digest."""
+    """Show a registry's works, sizes, fingerprint config, snapshots, sources and digest.
+
+    Every data file is checked against its sha256 in the manifest (a scan checks the faster xxh3
+    checksums only)."""
     from auditor.registry import WorkRegistry, describe_registry, registry_listing
 
-    reg = WorkRegistry(path)
+    reg = WorkRegistry(path, full_check=True)
     if as_json:
         click.echo(json.dumps(registry_listing(reg), indent=2, ensure_ascii=False))
         return

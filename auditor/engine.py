@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor import kernels
 from auditor.checkpoint import CheckpointStore, InputCheckpoint
 from auditor.lifetime import die_with_parent
 from auditor.limits import Limits
@@ -34,7 +35,7 @@ from auditor.models import (
     WorkPresence,
     WorkRef,
 )
-from auditor.normalize import tokenize
+from auditor.normalize import tokenize_many
 from auditor.readers import FieldSpec, InputFile, discover_inputs, interrupt_reading
 from auditor.readers.stream import open_regular
 from auditor.registry import WorkRegistry
@@ -84,15 +85,29 @@ class RecordAuditor:
 
     def __init__(self, registries: Sequence[WorkRegistry], rules: RuleSet, options: ScanOptions) -> None:
         self.matchers = [Matcher(r, options.match) for r in registries]
+        if self.matchers:
+            # Load compiled kernels and the tokenizer's Unicode tables once, here, so that forked
+            # workers inherit them instead of each loading them again.
+            kernels.warm_up()
+            tokenize_many(["\u00e9", "e"])
         self.rules = rules
         self.facts = _Facts(registries)
         self.min_severity = options.min_severity
 
     def audit(self, record: Record) -> list[Finding]:
-        tokens = tokenize(record.text)
-        matches = [m for matcher in self.matchers for m in matcher.match(record.text, tokens, record.meta)]
-        findings = self.rules.evaluate(record, matches, self.facts)
-        return [f for f in findings if f.severity >= self.min_severity]
+        return self.audit_batch([record])[0]
+
+    def audit_batch(self, records: Sequence[Record]) -> list[list[Finding]]:
+        """Findings of each record: the batch is tokenised and fingerprinted in one pass per registry."""
+        texts = [r.text for r in records]
+        tokens = tokenize_many(texts)
+        metas = [r.meta for r in records]
+        per_registry = [matcher.match_many(texts, tokens, metas) for matcher in self.matchers]
+        matches = [[m for found in per_registry for m in found[i]] for i in range(len(records))]
+        return [
+            [f for f in findings if f.severity >= self.min_severity]
+            for findings in self.rules.evaluate_many(records, matches, self.facts)
+        ]
 
 
 _WORKER: RecordAuditor | None = None
@@ -112,7 +127,7 @@ def _init_worker(auditor: RecordAuditor, parent: int | None = None) -> None:
 
 def _audit_batch(batch: list[Record]) -> list[list[Finding]]:
     assert _WORKER is not None, "worker used before initialisation"
-    return [_WORKER.audit(record) for record in batch]
+    return _WORKER.audit_batch(batch)
 
 
 def _sha256(path: Path) -> str:
@@ -314,7 +329,7 @@ def _run(
     """Audit the batches here or in worker processes; results are consumed in input order either way."""
     if workers == 1:
         for batch, event in batches:
-            consume(batch, [auditor.audit(r) for r in batch], event)
+            consume(batch, auditor.audit_batch(batch), event)
         return
     ctx = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

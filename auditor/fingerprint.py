@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from auditor import kernels
 from auditor.normalize import NORMALIZER_VERSION
 
 MASKED = np.uint64(0)
@@ -132,6 +133,21 @@ def shingles(token_hashes: np.ndarray, k: int) -> np.ndarray:
     return h
 
 
+def shingles_many(token_hashes: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingles` of many texts in one pass: (values, offsets), text t's shingles being
+    ``values[offsets[t]:offsets[t+1]]``; no shingle crosses from one text into the next."""
+    lengths = np.fromiter((len(h) for h in token_hashes), dtype=np.int64, count=len(token_hashes))
+    counts = np.maximum(lengths - k + 1, 0)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    if offsets[-1] == 0:
+        return np.empty(0, dtype=np.uint64), offsets
+    joined = shingles(np.concatenate(token_hashes).astype(np.uint64, copy=False), k)
+    # Shingle i of text t starts at token (token offset of t) + i in the joined hashes.
+    token_first = np.cumsum(lengths) - lengths
+    take = np.repeat(token_first - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
+    return joined[take], offsets
+
+
 def mask_template_fills(values: np.ndarray, max_fill: int, min_flank: int = 3) -> np.ndarray:
     """Mask short runs of shingles that sit between two runs of boilerplate (template fill-ins).
 
@@ -146,15 +162,19 @@ def mask_template_fills(values: np.ndarray, max_fill: int, min_flank: int = 3) -
     starts = np.concatenate([[0], change])
     lengths = np.diff(np.concatenate([starts, [len(values)]]))
     is_masked = masked[starts]
+    inner = np.arange(1, len(starts) - 1)
+    fill = inner[
+        ~is_masked[inner]
+        & (lengths[inner] < max_fill)
+        & (lengths[inner - 1] >= min_flank)
+        & (lengths[inner + 1] >= min_flank)
+    ]
     out = values.copy()
-    for i in range(1, len(starts) - 1):
-        if (
-            not is_masked[i]
-            and lengths[i] < max_fill
-            and lengths[i - 1] >= min_flank
-            and lengths[i + 1] >= min_flank
-        ):
-            out[starts[i] : starts[i] + lengths[i]] = MASKED
+    if len(fill):
+        first = np.repeat(starts[fill], lengths[fill])
+        out[
+            first + np.arange(len(first)) - np.repeat(np.cumsum(lengths[fill]) - lengths[fill], lengths[fill])
+        ] = MASKED
     return out
 
 
@@ -174,29 +194,42 @@ class Fingerprinter:
         a, b = permutations(config.num_perm, config.seed)
         self._a = a[:, None]
         self._b = b[:, None]
+        self._a_flat = np.ascontiguousarray(a)
+        self._b_flat = np.ascontiguousarray(b)
         rng = np.random.RandomState(config.seed + 7919)
         self._band_salt = rng.randint(0, 1 << 64, config.bands, dtype=np.uint64)
 
     def block_minhashes(self, shingle_values: np.ndarray) -> np.ndarray:
-        """MinHash of each block of ``stride`` shingles: shape (num_perm, blocks).
+        """MinHash of each block of ``stride`` shingles: shape (blocks, num_perm).
 
         Masked shingles are left out; a block with none left is all ``2^64 - 1`` (empty).
         """
-        stride = self.config.stride
         n = len(shingle_values)
-        blocks = -(-n // stride)
-        out = np.empty((self.config.num_perm, blocks), dtype=np.uint64)
-        # Bounded work arrays: at most ~4M uint64 (32 MB) per chunk whatever the text's length.
-        chunk_blocks = max(1, (1 << 22) // (self.config.num_perm * stride))
-        for first in range(0, blocks, chunk_blocks):
-            last = min(blocks, first + chunk_blocks)
-            values = shingle_values[first * stride : last * stride]
-            with np.errstate(over="ignore"):
-                phv = self._a * fmix64(values)[None, :] + self._b
-            phv[:, values == MASKED] = _MAX
-            starts = np.arange(0, len(values), stride)
-            out[:, first:last] = np.minimum.reduceat(phv, starts, axis=1)
+        bounds = np.minimum(np.arange(0, n + self.config.stride, self.config.stride), n)
+        return self.minhashes(shingle_values, bounds[: -(-n // self.config.stride) + 1])
+
+    def minhashes(self, values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """MinHash of ``values[bounds[j]:bounds[j+1]]`` for each j: shape (len(bounds) - 1, num_perm).
+
+        The compiled kernel (:mod:`auditor.kernels`); :meth:`minhashes_numpy` is its reference.
+        """
+        out = np.empty((max(0, len(bounds) - 1), self.config.num_perm), dtype=np.uint64)
+        if len(out):
+            kernels.block_minhashes(
+                np.ascontiguousarray(values, dtype=np.uint64),
+                np.ascontiguousarray(bounds, dtype=np.int64),
+                self._a_flat,
+                self._b_flat,
+                out,
+            )
         return out
+
+    def minhashes_numpy(self, values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """Plain numpy :meth:`minhashes` (blocks must be non-empty), kept to test the kernel against."""
+        with np.errstate(over="ignore"):
+            phv = self._a * fmix64(values[bounds[0] : bounds[-1]])[None, :] + self._b
+        phv[:, values[bounds[0] : bounds[-1]] == MASKED] = _MAX
+        return np.minimum.reduceat(phv, bounds[:-1] - bounds[0], axis=1).T.copy()
 
     def window_signatures(self, shingle_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Signatures of the half-overlapping windows over a text's shingles.
@@ -206,14 +239,35 @@ class Fingerprinter:
             positions ``starts[i]`` to ``starts[i] + window`` (clipped to the text). Windows with no
             unmasked shingle are dropped.
         """
-        n = len(shingle_values)
-        if n == 0:
-            return np.empty((0, self.config.num_perm), dtype=np.uint64), np.empty(0, dtype=np.int64)
-        blocks = self.block_minhashes(shingle_values)
-        sigs = blocks.T if blocks.shape[1] == 1 else np.minimum(blocks[:, :-1], blocks[:, 1:]).T
-        starts = np.arange(sigs.shape[0], dtype=np.int64) * self.config.stride
-        keep = sigs[:, 0] != _MAX
-        return np.ascontiguousarray(sigs[keep]), starts[keep]
+        offsets = np.array([0, len(shingle_values)], dtype=np.int64)
+        sigs, _, starts = self.window_signatures_many(shingle_values, offsets)
+        return sigs, starts
+
+    def window_signatures_many(
+        self, values: np.ndarray, offsets: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`window_signatures` of many texts at once; text t's shingles are
+        ``values[offsets[t]:offsets[t+1]]``.
+
+        Returns:
+            (signatures, text, starts): per window its signature, the index of its text and its
+            start in that text's shingles.
+        """
+        stride = self.config.stride
+        lengths = np.diff(offsets)
+        blocks = -(-lengths // stride)
+        block_text = np.repeat(np.arange(len(lengths), dtype=np.int64), blocks)
+        first_block = np.cumsum(blocks) - blocks
+        local = np.arange(len(block_text), dtype=np.int64) - first_block[block_text]
+        bounds = np.append(offsets[block_text] + local * stride, offsets[-1] if len(offsets) else 0)
+        mins = self.minhashes(values, bounds)
+        # Window j of a text is blocks j and j+1 (a text of one block has one window: the block).
+        count = blocks[block_text] if len(block_text) else block_text
+        first = np.flatnonzero((local < count - 1) | (count == 1))
+        nxt = np.where(count[first] == 1, first, first + 1)
+        sigs = np.minimum(mins[first], mins[nxt])
+        keep = sigs[:, 0] != _MAX if len(sigs) else np.zeros(0, dtype=bool)
+        return sigs[keep], block_text[first][keep], local[first][keep] * stride
 
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
         """LSH band keys, shape (windows, bands); keys of different bands never collide by design."""

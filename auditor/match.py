@@ -14,13 +14,14 @@ here, so licence headers and copyright-page templates cannot create a match on t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, shingles
+from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, shingles_many
 from auditor.keyindex import KeyIndex
 from auditor.models import Evidence, Match, Span
 from auditor.normalize import Tokens
@@ -69,33 +70,51 @@ class _Chain:
     positions: list[int]
 
 
-def record_shingles(tokens: Tokens, config: FingerprintConfig, boilerplate: KeyIndex) -> np.ndarray:
-    """A record's shingles with the registry's boilerplate masked out."""
-    values = shingles(tokens.hashes, config.shingle_size)
-    if len(values) and len(boilerplate):
-        values = values.copy()
-        values[boilerplate.contains(values)] = MASKED
-    return values
+@dataclass(frozen=True, slots=True)
+class Sketch:
+    """A batch of records fingerprinted for one registry: masked shingles and window band keys.
+
+    Attributes:
+        values: every record's shingles, boilerplate masked, concatenated.
+        offsets: record r's shingles are ``values[offsets[r]:offsets[r+1]]``.
+        keys: band keys, shape (windows, bands).
+        window_record: the record of each window.
+        window_start: each window's start in its record's shingles.
+    """
+
+    values: np.ndarray
+    offsets: np.ndarray
+    keys: np.ndarray
+    window_record: np.ndarray
+    window_start: np.ndarray
+
+    def record_values(self, record: int) -> np.ndarray:
+        return self.values[self.offsets[record] : self.offsets[record + 1]]
 
 
-def candidates(
-    registry: WorkRegistry, bands: KeyIndex, keys: np.ndarray, window_starts: np.ndarray
-) -> dict[int, list[tuple[int, int]]]:
-    """Look up a record's band keys; returns work → [(record window start, passage start)]."""
-    flat = keys.reshape(-1)
-    query, lo, count = bands.ranges(flat)
+Hits = dict[int, list[tuple[int, int]]]
+"""Candidate work → [(record window start, passage start)], sorted."""
+
+
+def candidates_many(registry: WorkRegistry, bands: KeyIndex, sketch: Sketch) -> dict[int, Hits]:
+    """Look up a batch's band keys; returns record → its :data:`Hits` (records without any left out)."""
+    keys = sketch.keys
+    query, lo, count = bands.ranges(keys.reshape(-1))
     if len(query) == 0:
         return {}
     rows = np.repeat(lo, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
     passages = registry.band_passage[rows]
     windows = np.repeat(query // keys.shape[1], count)
-    works = registry.passage_work[passages].astype(np.int64)
-    pairs = np.unique(
-        np.stack([works, window_starts[windows], registry.passage_start[passages]], axis=1), axis=0
+    columns = (
+        sketch.window_record[windows],
+        registry.passage_work[passages].astype(np.int64),
+        sketch.window_start[windows],
+        registry.passage_start[passages].astype(np.int64),
     )
-    out: dict[int, list[tuple[int, int]]] = {}
-    for work, rec_start, pass_start in pairs.tolist():
-        out.setdefault(work, []).append((rec_start, pass_start))
+    table = np.unique(np.stack(columns, axis=1), axis=0)
+    out: dict[int, Hits] = {}
+    for record, work, rec_start, pass_start in table.tolist():
+        out.setdefault(record, {}).setdefault(work, []).append((rec_start, pass_start))
     return out
 
 
@@ -112,14 +131,14 @@ def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _pairs(
     rec_values: np.ndarray,
     rec_ranges: list[tuple[int, int]],
-    work_values: np.ndarray,
+    work_values: Callable[[np.ndarray], np.ndarray],
     work_ranges: list[tuple[int, int]],
     max_occurrences: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     rec_pos = np.concatenate([np.arange(s, e) for s, e in rec_ranges])
     work_pos = np.concatenate([np.arange(s, e) for s, e in work_ranges])
     rv = rec_values[rec_pos]
-    wv = work_values[work_pos]
+    wv = work_values(work_pos)
     keep_w = wv != MASKED
     wv, work_pos = wv[keep_w], work_pos[keep_w]
     order = np.argsort(wv, kind="stable")
@@ -140,6 +159,34 @@ def _pairs(
 
 
 def _chain(rec: np.ndarray, work: np.ndarray, settings: MatchSettings) -> list[_Chain]:
+    """Chain matched pairs (see :func:`auditor.kernels.chain_pairs`); chains with fewer than
+    ``min_shingles`` pairs, which can never be accepted, are dropped here."""
+    from auditor import kernels
+
+    order = np.lexsort((work, rec))
+    rec, work = (
+        np.ascontiguousarray(rec[order], dtype=np.int64),
+        np.ascontiguousarray(work[order], dtype=np.int64),
+    )
+    chain_of = np.empty(len(rec), dtype=np.int64)
+    kernels.chain_pairs(rec, work, settings.max_gap, settings.max_jump, chain_of)
+    # Group the pairs by chain, keeping each chain's pairs in the order they joined it.
+    by_chain = np.argsort(chain_of, kind="stable")
+    ids = chain_of[by_chain]
+    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]])) if len(ids) else ids
+    ends = np.append(starts[1:], len(ids))
+    chains: list[_Chain] = []
+    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+        if hi - lo < settings.min_shingles:
+            continue
+        r, w = rec[by_chain[lo:hi]], work[by_chain[lo:hi]]
+        chains.append(
+            _Chain(int(r[0]), int(r[-1]), int(w.min()), int(w.max()), int(w[-1]), np.unique(r).tolist())
+        )
+    return chains
+
+
+def _chain_reference(rec: np.ndarray, work: np.ndarray, settings: MatchSettings) -> list[_Chain]:
     order = np.lexsort((work, rec))
     chains: list[_Chain] = []
     active: list[_Chain] = []
@@ -227,7 +274,7 @@ class Matcher:
         self.settings = settings or MatchSettings()
         self.config: FingerprintConfig = registry.config
         self.fingerprinter = Fingerprinter(self.config)
-        self.bands = KeyIndex(registry.band_key)
+        self.bands = KeyIndex(registry.band_key, registry.band_buckets)
         self.boilerplate = KeyIndex(registry.boilerplate)
 
     def match(self, text: str, tokens: Tokens, file_keys: Mapping[str, Any] | None = None) -> list[Match]:
@@ -240,21 +287,57 @@ class Matcher:
                 digests as ``_file_md5`` and ``_file_sha256`` (lower-case hex), so a record that *is*
                 a registered file is an exact duplicate even when it has too little text to shingle.
         """
+        return self.match_many([text], [tokens], [file_keys])[0]
+
+    def match_many(
+        self,
+        texts: Sequence[str],
+        tokens: Sequence[Tokens],
+        file_keys: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[list[Match]]:
+        """:meth:`match` of a batch of records: fingerprinted and looked up together, verified one by one."""
+        sketch = self.sketch(tokens)
+        found = candidates_many(self.registry, self.bands, sketch)
+        return [
+            self.verify(
+                texts[r],
+                tokens[r],
+                file_keys[r] if file_keys else None,
+                sketch.record_values(r),
+                found.get(r, {}),
+            )
+            for r in range(len(texts))
+        ]
+
+    def sketch(self, tokens: Sequence[Tokens]) -> Sketch:
+        """Shingles (boilerplate masked), window signatures and band keys of a batch of records."""
+        values, offsets = shingles_many([t.hashes for t in tokens], self.config.shingle_size)
+        if len(values) and len(self.boilerplate):
+            values[self.boilerplate.contains(values)] = MASKED
+        sigs, window_record, window_start = self.fingerprinter.window_signatures_many(values, offsets)
+        return Sketch(values, offsets, self.fingerprinter.band_keys(sigs), window_record, window_start)
+
+    def verify(
+        self,
+        text: str,
+        tokens: Tokens,
+        file_keys: Mapping[str, Any] | None,
+        values: np.ndarray,
+        found: Hits,
+    ) -> list[Match]:
+        """One record's matches: exact keys, then each candidate work's hits verified on the shingles.
+
+        Args:
+            values: the record's shingles, boilerplate masked (its slice of a :class:`Sketch`).
+            found: its candidate works and window hits, from the band index.
+        """
         matches = self._exact(text, tokens, file_keys)
-        values = record_shingles(tokens, self.config, self.boilerplate)
-        if len(values) == 0:
-            return matches
         exact_works = {m.work.id for m in matches}
-        sigs, starts = self.fingerprinter.window_signatures(values)
-        if len(sigs) == 0:
-            return matches
-        found = candidates(self.registry, self.bands, self.fingerprinter.band_keys(sigs), starts)
         window = self.config.window
         margin = window
         for work, hits in found.items():
             if self.registry.refs[work].id in exact_works:
                 continue
-            base = int(self.registry.work_offset[work])
             n_work = self.registry.work_tokens(work)
             rec_ranges = _merge_ranges(
                 [(max(0, r - margin), min(len(values), r + window + margin)) for r, _ in hits]
@@ -262,9 +345,12 @@ class Matcher:
             work_ranges = _merge_ranges(
                 [(max(0, p - margin), min(n_work, p + window + margin)) for _, p in hits]
             )
-            work_values = self.registry.tok_shingle[base : base + n_work]
             rec_pos, work_pos = _pairs(
-                values, rec_ranges, work_values, work_ranges, self.settings.max_occurrences
+                values,
+                rec_ranges,
+                functools.partial(self.registry.work_shingles, work),
+                work_ranges,
+                self.settings.max_occurrences,
             )
             if len(rec_pos) < self.settings.min_shingles:
                 continue
@@ -325,14 +411,13 @@ class Matcher:
         reg = self.registry
         base = int(reg.work_offset[work])
         n_work = reg.work_tokens(work)
-        work_values = reg.tok_shingle[base : base + n_work]
         work_text = reg.work_text(work)
         spans: list[Span] = []
         evidence: list[Evidence] = []
         rec_tokens = 0
         work_tokens = 0
-        rec_set: set[int] = set()
-        work_set: set[int] = set()
+        rec_parts: list[np.ndarray] = []
+        work_parts: list[np.ndarray] = []
         for c in chains:
             r0, r1 = c.rec_first, min(len(tokens) - 1, c.rec_last + k - 1)
             w0, w1 = c.work_min, min(n_work - 1, c.work_max + k - 1)
@@ -351,10 +436,15 @@ class Matcher:
             )
             rec_tokens += r1 - r0 + 1
             work_tokens += w1 - w0 + 1
-            rec_set.update(v for v in values[c.rec_first : c.rec_last + 1].tolist() if v)
-            work_set.update(v for v in work_values[c.work_min : c.work_max + 1].tolist() if v)
-        union = len(rec_set | work_set)
-        similarity = len(rec_set & work_set) / union if union else 0.0
+            rec_parts.append(values[c.rec_first : c.rec_last + 1])
+            work_parts.append(reg.work_shingles(work, slice(c.work_min, c.work_max + 1)))
+        # Jaccard similarity of the matched regions' distinct (unmasked) shingles.
+        rec_set = np.unique(np.concatenate(rec_parts))
+        work_set = np.unique(np.concatenate(work_parts))
+        rec_set, work_set = rec_set[rec_set != MASKED], work_set[work_set != MASKED]
+        shared = len(np.intersect1d(rec_set, work_set, assume_unique=True))
+        union = len(rec_set) + len(work_set) - shared
+        similarity = shared / union if union else 0.0
         return Match(
             work=reg.refs[work],
             kind="near-duplicate",

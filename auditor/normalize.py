@@ -175,10 +175,15 @@ def _class_table(chars: str) -> np.ndarray:
     return table
 
 
-def _composition_followers() -> set[int]:
+# Canonical decompositions exist only in planes 0-2 (the last are the CJK compatibility ideographs
+# supplement, U+2F800-U+2FA1D); a test checks this against every plane for the running Python.
+_DECOMPOSING_PLANES = 0x30000
+
+
+def _composition_followers(limit: int = _DECOMPOSING_PLANES) -> set[int]:
     """Code points that canonical composition may merge into a preceding character."""
     followers: set[int] = set()
-    for cp in range(0x110000):
+    for cp in range(limit):
         decomposition = unicodedata.decomposition(chr(cp))
         if decomposition and not decomposition.startswith("<"):
             parts = decomposition.split()

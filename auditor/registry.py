@@ -9,28 +9,38 @@ On disk a registry is a folder (never a pickle):
   detected encoding, sizes, file md5/sha256 and the normalised-text hash;
 * ``texts.arrow`` — the work texts as extracted, one row per work (Arrow IPC, memory-mapped at scan
   time so evidence excerpts cost no read of the whole registry); null when fingerprint-only;
-* ``tokens.parquet`` — one row per work token: work index, character offsets into the extracted text,
-  the shingle starting at that token (0 where none starts) and whether it is masked as boilerplate.
-  Raw shingles and offsets are all a rebuild needs, so ``registry add`` works on fingerprint-only
-  registries too;
+* ``tokens.arrow`` — one row per work token, works in order: character offsets into the extracted
+  text, the shingle starting at that token (0 where none starts) and whether it is masked as
+  boilerplate. Raw shingles and offsets are all a rebuild needs, so ``registry add`` works on
+  fingerprint-only registries too;
 * ``passages.parquet`` — one row per passage window: work index, first shingle, MinHash signature;
-* ``bands.parquet`` — the LSH band index: band key → passage, sorted by key;
+* ``bands.arrow`` — the LSH band index: band key → passage, sorted by key; ``buckets.arrow`` — the
+  position of the first key of each radix bucket of it (see :mod:`auditor.keyindex`);
 * ``boilerplate.parquet`` — shingles shared by many edition groups (evidence of nothing);
 * ``isbns.parquet`` and ``hashes.parquet`` — exact keys: ISBN-13s, file md5/sha256, text hashes.
 
 The digest covers the data files only, so two snapshots with the same works have the same digest,
 and ``registry add`` gives the registry a fresh build of all its sources would give.
+
+The ``.arrow`` files are uncompressed Arrow IPC, memory-mapped when a scan opens the registry: worker
+processes share one copy of the index in the page cache, and only the pages a scan touches are read.
+Opening checks every file against a fast xxh3-128 checksum in the manifest (corruption, truncation);
+``registry info`` checks the sha256 digests too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,20 +55,22 @@ from auditor.catalogue import CATALOGUE_SUFFIXES, CatalogueRow, edition_key, rea
 from auditor.errors import RegistryError, UsageError
 from auditor.extract import Extracted, ExtractionError, extract, format_of
 from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, mask_template_fills, shingles
+from auditor.keyindex import KeyIndex, argsort_keys, bucket_bits, bucket_table
 from auditor.models import RegistryInfo, WorkRef
 from auditor.normalize import NORMALIZER_VERSION, tokenize
 
 FORMAT = "auditor-registry"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MOSTLY_MASKED = 0.5
 """A work with more than this share of its shingles masked as boilerplate gets a build warning: it is
 probably another edition of a work it was not grouped with."""
 _DATA_FILES = (
     "works.parquet",
     "texts.arrow",
-    "tokens.parquet",
+    "tokens.arrow",
     "passages.parquet",
-    "bands.parquet",
+    "bands.arrow",
+    "buckets.arrow",
     "boilerplate.parquet",
     "isbns.parquet",
     "hashes.parquet",
@@ -149,6 +161,35 @@ def text_hash(token_hashes: np.ndarray) -> str:
 def _sha256_file(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _checksum_file(path: Path) -> str:
+    """The fast integrity checksum of a file (xxh3-128; not a cryptographic digest)."""
+    h = xxhash.xxh3_128()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            h.update(chunk)
+    return "xxh3_128:" + h.hexdigest()
+
+
+def _write_arrow(path: Path, columns: dict[str, np.ndarray]) -> None:
+    """One uncompressed Arrow IPC record batch: memory-mappable, every column one contiguous buffer."""
+    table = pa.table({name: pa.array(values) for name, values in columns.items()})
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=max(1, table.num_rows))
+
+
+def _mapped_columns(path: Path) -> dict[str, np.ndarray]:
+    """The columns of an :func:`_write_arrow` file as read-only numpy views of its memory map."""
+    table = pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+    out: dict[str, np.ndarray] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if column.num_chunks == 1:
+            out[name] = column.chunk(0).to_numpy(zero_copy_only=True)
+        else:
+            out[name] = np.asarray(column.to_numpy(), dtype=column.type.to_pandas_dtype())
+    return out
 
 
 def _safe_sha256(path: Path) -> str:
@@ -468,13 +509,79 @@ def edition_groups(works: Sequence[WorkSource]) -> list[str]:
 
 
 def _tokenise(work: WorkSource, k: int) -> _WorkTokens:
-    if not work.text:
-        empty = np.empty(0, dtype=np.int64)
-        return _WorkTokens(empty, empty, np.empty(0, dtype=np.uint64))
-    toks = tokenize(work.text)
+    tokens, work.text_hash = _tokens_of(work.text, k)
+    return tokens
+
+
+def _tokens_of(text: str | None, k: int) -> tuple[_WorkTokens, str]:
+    """A work text's token offsets (uint32: texts are under 4G characters), shingles and text hash."""
+    if not text:
+        empty = np.empty(0, dtype=np.uint32)
+        return _WorkTokens(empty, empty, np.empty(0, dtype=np.uint64)), ""
+    toks = tokenize(text)
     shing = shingles(toks.hashes, k)
-    work.text_hash = text_hash(toks.hashes) if len(shing) else ""
-    return _WorkTokens(toks.starts.astype(np.int64), toks.ends.astype(np.int64), shing)
+    return (
+        _WorkTokens(toks.starts.astype(np.uint32), toks.ends.astype(np.uint32), shing),
+        text_hash(toks.hashes) if len(shing) else "",
+    )
+
+
+def _quiet_worker() -> None:
+    """Ctrl-C is the parent's to handle, and Pool.terminate()'s SIGTERM simply ends a worker (a fork
+    inherits the command line's handlers, which would print a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+PARALLEL_TEXT_CHARS = 8_000_000
+"""Below this much work text, worker processes cost more than they save."""
+
+
+def _tokenise_all(works: Sequence[WorkSource], k: int) -> list[_WorkTokens]:
+    """:func:`_tokenise` of every work, in worker processes (one per core) when there is enough text."""
+    workers = min(len(works), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if workers < 2 or sum(len(w.text or "") for w in works) < PARALLEL_TEXT_CHARS:
+        return [_tokenise(w, k) for w in works]
+    ctx = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    with ctx.Pool(workers, initializer=_quiet_worker) as pool:
+        done = pool.starmap(_tokens_of, [(w.text, k) for w in works], chunksize=1)
+    for work, (_, digest) in zip(works, done, strict=True):
+        work.text_hash = digest
+    return [tokens for tokens, _ in done]
+
+
+def _shared_shingles(
+    works: Sequence[WorkSource], tokens: Sequence[_WorkTokens], threshold: int
+) -> np.ndarray:
+    """Sorted shingles found in at least ``threshold`` edition groups (each group counts once).
+
+    One count over all shingles gives the candidates (a shingle in n groups occurs at least n times);
+    only the rows of candidates are then counted per distinct (group, shingle).
+    """
+    parts = [t.shingles for t in tokens if len(t.shingles)]
+    if not parts:
+        return np.empty(0, dtype=np.uint64)
+    everything = np.concatenate(parts)
+    uniq, counts = np.unique(everything, return_counts=True)
+    candidates = uniq[counts >= threshold]
+    if not len(candidates):
+        return candidates
+    group_ids = {g: i for i, g in enumerate(sorted({w.group for w in works}))}
+    owner = np.repeat(
+        np.array(
+            [group_ids[w.group] for w, t in zip(works, tokens, strict=True) if len(t.shingles)],
+            dtype=np.int64,
+        ),
+        [len(p) for p in parts],
+    )
+    first, count = KeyIndex(candidates).lookup(everything)
+    keep = count > 0
+    # Distinct (candidate, group) pairs as one int64 each, then groups per candidate.
+    pairs = np.unique(first[keep] * len(group_ids) + owner[keep])
+    groups = np.bincount(pairs // len(group_ids), minlength=len(candidates))
+    return candidates[groups >= threshold]
 
 
 def _boilerplate_threshold(config: FingerprintConfig, groups_with_text: int) -> int:
@@ -519,19 +626,13 @@ def _assemble_and_write(
 
     # Boilerplate: shingles found in many books carry no evidence of copying any one of them. Each
     # edition group counts once, so the EPUB and the PDF of one book never mask each other.
-    per_group: dict[str, list[np.ndarray]] = {}
-    for work, toks in zip(works, tokens, strict=True):
-        if len(toks.shingles):
-            per_group.setdefault(work.group, []).append(toks.shingles)
-    distinct = [np.unique(np.concatenate(parts)) for parts in per_group.values()]
-    threshold = _boilerplate_threshold(config, len(distinct))
-    if distinct:
-        uniq, counts = np.unique(np.concatenate(distinct), return_counts=True)
-        boilerplate = uniq[counts >= threshold]
-    else:
-        boilerplate = np.empty(0, dtype=np.uint64)
+    threshold = _boilerplate_threshold(
+        config, len({w.group for w, t in zip(works, tokens, strict=True) if len(t.shingles)})
+    )
+    boilerplate = _shared_shingles(works, tokens, threshold)
+    boilerplate_index = KeyIndex(boilerplate)
 
-    cols: dict[str, list[np.ndarray]] = {"work": [], "start": [], "end": [], "shingle": [], "masked": []}
+    cols: dict[str, list[np.ndarray]] = {"start": [], "end": [], "shingle": [], "masked": []}
     passage_work: list[np.ndarray] = []
     passage_start: list[np.ndarray] = []
     passage_sigs: list[np.ndarray] = []
@@ -541,7 +642,7 @@ def _assemble_and_write(
         n_tok = len(toks.starts)
         values = toks.shingles.copy()
         if len(boilerplate) and len(values):
-            values[np.isin(values, boilerplate)] = MASKED
+            values[boilerplate_index.contains(values)] = MASKED
             values = mask_template_fills(values, config.boilerplate_fill)
         raw = np.zeros(n_tok, dtype=np.uint64)
         raw[: len(toks.shingles)] = toks.shingles
@@ -553,11 +654,10 @@ def _assemble_and_write(
                 "works and masked as boilerplate; if it is an edition of one of them, give them a common "
                 "ISBN or the same title and author so they are grouped"
             )
-        cols["work"].append(np.full(n_tok, idx, dtype=np.uint32))
         cols["start"].append(toks.starts.astype(np.uint32))
         cols["end"].append(toks.ends.astype(np.uint32))
         cols["shingle"].append(raw)
-        cols["masked"].append(masked)
+        cols["masked"].append(masked.view(np.uint8))
         sigs, wstarts = fingerprinter.window_signatures(values)
         if len(sigs):
             passage_work.append(np.full(len(sigs), idx, dtype=np.uint32))
@@ -574,8 +674,8 @@ def _assemble_and_write(
     )
     keys = cat([k.reshape(-1) for k in band_keys], np.uint64)
     passage_of_key = np.repeat(np.arange(n_passages, dtype=np.uint32), config.bands)
-    order = np.argsort(keys, kind="stable")
-    dtypes = {"work": np.uint32, "start": np.uint32, "end": np.uint32, "shingle": np.uint64, "masked": bool}
+    order = argsort_keys(keys)
+    dtypes = {"start": np.uint32, "end": np.uint32, "shingle": np.uint64, "masked": np.uint8}
 
     out = Path(out)
     if out.exists() and not (out / "manifest.json").is_file():
@@ -593,7 +693,12 @@ def _assemble_and_write(
             bands=(keys[order], passage_of_key[order]),
             boilerplate=boilerplate,
         )
-        files = {name_: _sha256_file(tmp / name_) for name_ in _DATA_FILES}
+        # hashlib and xxhash release the GIL on large buffers: files are hashed side by side.
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+            sha = {name_: pool.submit(_sha256_file, tmp / name_) for name_ in _DATA_FILES}
+            fast = {name_: pool.submit(_checksum_file, tmp / name_) for name_ in _DATA_FILES}
+            files = {name_: future.result() for name_, future in sha.items()}
+            checksums = {name_: future.result() for name_, future in fast.items()}
         snapshot = _now()
         digest = _digest(files)
         history = list((previous or {}).get("history", []))
@@ -643,6 +748,7 @@ def _assemble_and_write(
                 "warnings": warnings,
             },
             "files": files,
+            "checksums": checksums,
             "digest": digest,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -688,7 +794,7 @@ def build_registry(
     config = config or FingerprintConfig()
     gathered = gather_sources(sources, catalogues, progress)
     _check_gathered(gathered, "built")
-    tokens = [_tokenise(w, config.shingle_size) for w in gathered.works]
+    tokens = _tokenise_all(gathered.works, config.shingle_size)
     return _assemble_and_write(
         Path(out),
         gathered.works,
@@ -705,17 +811,20 @@ def build_registry(
 def _stored_works(registry: WorkRegistry) -> tuple[list[WorkSource], list[_WorkTokens]]:
     """A registry's works and their tokens as ``build`` had them, read back from its tables."""
     rows = pq.read_table(registry.path / "works.parquet").to_pylist()
-    table = pq.read_table(registry.path / "tokens.parquet", columns=["start", "end", "shingle"])
-    starts = table["start"].to_numpy().astype(np.int64)
-    ends = table["end"].to_numpy().astype(np.int64)
-    raw = table["shingle"].to_numpy()
+    starts, ends, raw = registry.tok_start, registry.tok_end, registry.tok_shingle_raw
     k = registry.config.shingle_size
     works: list[WorkSource] = []
     tokens: list[_WorkTokens] = []
     for idx, row in enumerate(rows):
         lo, hi = int(registry.work_offset[idx]), int(registry.work_offset[idx + 1])
         n_shingles = max(0, hi - lo - k + 1)
-        tokens.append(_WorkTokens(starts[lo:hi], ends[lo:hi], raw[lo : lo + n_shingles].copy()))
+        tokens.append(
+            _WorkTokens(
+                starts[lo:hi].astype(np.uint32),
+                ends[lo:hi].astype(np.uint32),
+                raw[lo : lo + n_shingles].copy(),
+            )
+        )
         works.append(
             WorkSource(
                 **{f: row[f] for f in WorkSource.__dataclass_fields__ if f in row and f != "text"},
@@ -762,7 +871,7 @@ def add_to_registry(
                 f"work {work.work_id!r} is the same file (sha256) as {by_sha[work.sha256]!r}, "
                 "already registered"
             )
-    new_tokens = [_tokenise(w, registry.config.shingle_size) for w in gathered.works]
+    new_tokens = _tokenise_all(gathered.works, registry.config.shingle_size)
     merged = sorted(
         zip(existing + gathered.works, existing_tokens + new_tokens, strict=True), key=lambda p: p[0].work_id
     )
@@ -831,11 +940,17 @@ def _write_tables(
     )
     with pa.OSFile(str(folder / "texts.arrow"), "wb") as sink, pa.ipc.new_file(sink, texts.schema) as writer:
         writer.write_table(texts)
-    pq.write_table(pa.table(token_cols), folder / "tokens.parquet", row_group_size=1 << 20)
+    _write_arrow(folder / "tokens.arrow", token_cols)
     pw, ps, sigs = passages
     sig_col = pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1), type=pa.uint64()), sigs.shape[1])
-    pq.write_table(pa.table({"work": pw, "start": ps, "signature": sig_col}), folder / "passages.parquet")
-    pq.write_table(pa.table({"key": bands[0], "passage": bands[1]}), folder / "bands.parquet")
+    # Signatures are random 64-bit values: compression would cost time and save nothing.
+    pq.write_table(
+        pa.table({"work": pw, "start": ps, "signature": sig_col}),
+        folder / "passages.parquet",
+        compression="none",
+    )
+    _write_arrow(folder / "bands.arrow", {"key": bands[0], "passage": bands[1]})
+    _write_arrow(folder / "buckets.arrow", {"first": bucket_table(bands[0], bucket_bits(len(bands[0])))})
     pq.write_table(pa.table({"shingle": boilerplate}), folder / "boilerplate.parquet")
     isbn_rows = [(isbn, i) for i, w in enumerate(works) for isbn in w.isbns]
     pq.write_table(
@@ -898,22 +1013,37 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_files(path: Path, manifest: dict[str, Any], names: Iterable[str] | None = None) -> None:
-    """Check data files (all, or ``names``) against the digests in the manifest (tampering, truncation)."""
+def verify_files(
+    path: Path, manifest: dict[str, Any], names: Iterable[str] | None = None, *, full: bool = False
+) -> None:
+    """Check data files (all, or ``names``) against the manifest (corruption, truncation, tampering).
+
+    Args:
+        full: compare sha256 digests (reads at ~0.3 GB/s); otherwise the xxh3-128 checksums (many
+            GB/s), which catch any accidental change but are not a defence against a forger.
+    """
     files = manifest.get("files", {})
+    checksums = manifest.get("checksums", {})
     if _digest(files) != manifest.get("digest"):
         raise RegistryError(f"{path}: manifest digest does not match its file list; the registry was altered")
+    if set(checksums) != set(files):
+        raise RegistryError(
+            f"{path}: manifest checksums do not list its data files; the registry was altered"
+        )
+    expected_of = files if full else checksums
     wanted = set(files) if names is None else set(names)
-    for name_, expected in sorted(files.items()):
+    for name_, expected in sorted(expected_of.items()):
         if name_ not in wanted:
             continue
         file_path = Path(path) / name_
         if not file_path.is_file():
             raise RegistryError(f"{path}: {name_} is missing; the registry is incomplete")
-        actual = _sha256_file(file_path)
+        actual = _sha256_file(file_path) if full else _checksum_file(file_path)
         if actual != expected:
+            algo, _, got = actual.rpartition(":")
+            want = expected.rpartition(":")[2]
             raise RegistryError(
-                f"{path}: {name_} has sha256 {actual[:12]}…, the manifest says {expected[:12]}…; "
+                f"{path}: {name_} has {algo or 'sha256'} {got[:12]}…, the manifest says {want[:12]}…; "
                 "the registry is corrupt or was altered — rebuild it"
             )
 
@@ -959,11 +1089,11 @@ _META_COLUMNS = [
 class WorkRegistry:
     """An opened registry, ready for matching: arrays in memory, work texts read on demand."""
 
-    def __init__(self, path: Path, *, verify: bool = True) -> None:
+    def __init__(self, path: Path, *, verify: bool = True, full_check: bool = False) -> None:
         self.path = Path(path)
         self.manifest = read_manifest(self.path)
         if verify:
-            verify_files(self.path, self.manifest)
+            verify_files(self.path, self.manifest, full=full_check)
         try:
             self.config = FingerprintConfig.from_dict(self.manifest["config"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -989,26 +1119,23 @@ class WorkRegistry:
             for w in works
         ]
         self._index = {ref.id: i for i, ref in enumerate(self.refs)}
-        tokens = pq.read_table(self.path / "tokens.parquet")
-        self.tok_work = tokens["work"].to_numpy()
-        self.tok_start = tokens["start"].to_numpy().astype(np.int64)
-        self.tok_end = tokens["end"].to_numpy().astype(np.int64)
-        # Matching sees boilerplate as MASKED; the raw shingles stay on disk for `registry add`.
-        self.tok_shingle = np.where(
-            tokens["masked"].to_numpy(zero_copy_only=False), MASKED, tokens["shingle"].to_numpy()
-        ).astype(np.uint64)
-        counts = (
-            np.bincount(self.tok_work, minlength=len(works))
-            if len(self.tok_work)
-            else np.zeros(len(works), dtype=np.int64)
-        )
+        # Memory-mapped, read-only: pages are read when a look-up touches them and shared by workers.
+        tokens = _mapped_columns(self.path / "tokens.arrow")
+        self.tok_start = tokens["start"]
+        self.tok_end = tokens["end"]
+        self.tok_shingle_raw = tokens["shingle"]
+        self.tok_masked = tokens["masked"]
+        counts = np.array([w["tokens"] for w in works], dtype=np.int64)
         self.work_offset = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        if self.work_offset[-1] != len(self.tok_start):
+            raise RegistryError(f"{self.path}: tokens.arrow does not hold the tokens works.parquet counts")
         passages = pq.read_table(self.path / "passages.parquet", columns=["work", "start"])
         self.passage_work = passages["work"].to_numpy()
         self.passage_start = passages["start"].to_numpy().astype(np.int64)
-        bands = pq.read_table(self.path / "bands.parquet")
-        self.band_key = bands["key"].to_numpy()
-        self.band_passage = bands["passage"].to_numpy()
+        bands = _mapped_columns(self.path / "bands.arrow")
+        self.band_key = bands["key"]
+        self.band_passage = bands["passage"]
+        self.band_buckets = _mapped_columns(self.path / "buckets.arrow")["first"]
         self.boilerplate = pq.read_table(self.path / "boilerplate.parquet")["shingle"].to_numpy()
         self.isbn_work: dict[str, int] = {}
         for row in pq.read_table(self.path / "isbns.parquet").to_pylist():
@@ -1040,10 +1167,23 @@ class WorkRegistry:
     def work_tokens(self, work: int) -> int:
         return int(self.work_offset[work + 1] - self.work_offset[work])
 
+    def work_shingles(self, work: int, positions: np.ndarray | slice | None = None) -> np.ndarray:
+        """The work's shingles at token ``positions`` (all by default), boilerplate as MASKED (0 where
+        no shingle starts); only those pages of the memory-mapped tables are read."""
+        base, end = int(self.work_offset[work]), int(self.work_offset[work + 1])
+        raw, masked = self.tok_shingle_raw[base:end], self.tok_masked[base:end]
+        if positions is not None:
+            raw, masked = raw[positions], masked[positions]
+        return np.where(masked.view(bool), MASKED, raw)
+
     def work_text(self, work: int) -> str | None:
         """The work's text as extracted at build time, or None (fingerprint-only, or no text)."""
         if self.fingerprints_only:
             return None
+        return self._decoded_text(work)
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - one registry per scan; copies cluster on few books
+    def _decoded_text(self, work: int) -> str | None:
         if self._texts is None:
             # Memory-mapped: only the pages of the texts actually used are read.
             source = pa.memory_map(str(self.path / "texts.arrow"), "r")

@@ -71,6 +71,7 @@ the first that holds non-empty text or a number names the record's dataset (The 
 ``meta.pile_set_name``, RedPajama ``meta.redpajama_set_name``, Dolma ``source``)."""
 
 MAX_DATASET_KEY = 200
+_DATASET_PATHS = tuple(tuple(dotted.split(".")) for dotted in DATASET_FIELDS)
 
 
 NO_LICENSE = "(none declared)"
@@ -84,9 +85,11 @@ def license_key(declared: str | None) -> str:
 
 def dataset_key(meta: Mapping[str, Any]) -> str | None:
     """The dataset a record's metadata names (see :data:`DATASET_FIELDS`), or None."""
-    for dotted in DATASET_FIELDS:
+    for path in _DATASET_PATHS:
+        if path[0] not in meta:
+            continue
         value: Any = meta
-        for part in dotted.split("."):
+        for part in path:
             value = value.get(part) if isinstance(value, Mapping) else None
         if isinstance(value, bool) or value is None:
             continue
@@ -144,8 +147,8 @@ class SourceTally:
 
     def add(self, record: RecordRef | Record, worst: Severity | None) -> None:
         """Count one record and its worst (unsuppressed) severity; a Record also counts its dataset."""
-        _count(self._by_key, source_key(record), worst)
         host = url_host(record.url)
+        _count(self._by_key, host or record.input, worst)
         if host is not None:
             _count(self._by_kind["domain"], host, worst)
         dataset = dataset_key(record.meta) if isinstance(record, Record) else None

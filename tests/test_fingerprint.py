@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, shingles
+from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, shingles, shingles_many
 from auditor.normalize import NORMALIZER_VERSION, tokenize
 
 SENTENCE = "the cat sat on the mat"
@@ -67,7 +67,7 @@ def test_windows_overlap_by_half_and_union_is_elementwise_minimum(words):
     sigs, starts = fp.window_signatures(values)
     assert starts.tolist() == list(range(0, cfg.stride * len(starts), cfg.stride))
     blocks = fp.block_minhashes(values)
-    assert np.array_equal(sigs[3], np.minimum(blocks[:, 3], blocks[:, 4]))
+    assert np.array_equal(sigs[3], np.minimum(blocks[3], blocks[4]))
 
 
 def test_masked_shingles_are_ignored_and_empty_windows_dropped():
@@ -85,3 +85,54 @@ def test_config_must_be_consistent():
         FingerprintConfig(num_perm=64, bands=10, rows=2)
     assert FingerprintConfig().config_id.startswith(f"n{NORMALIZER_VERSION}_k4_s24_p64_b32r2_seed1")
     assert FingerprintConfig(seed=2).differences(FingerprintConfig()) == ["seed: 2 != 1"]
+
+
+def test_compiled_minhashes_equal_the_numpy_reference_bit_for_bit():
+    fp = Fingerprinter(FingerprintConfig())
+    rng = np.random.default_rng(7)
+    values = rng.integers(1, 2**64 - 1, 5000, dtype=np.uint64)
+    values[rng.random(5000) < 0.1] = MASKED
+    bounds = np.unique(np.concatenate([[0, 5000], rng.integers(1, 5000, 300)])).astype(np.int64)
+    assert np.array_equal(fp.minhashes(values, bounds), fp.minhashes_numpy(values, bounds))
+
+
+def test_many_texts_at_once_give_what_each_gives_alone(words):
+    cfg = FingerprintConfig()
+    fp = Fingerprinter(cfg)
+    texts = [words.text(n) for n in (0, 2, 3, 4, 30, 47, 48, 49, 200, 1000)]
+    hashes = [tokenize(t).hashes for t in texts]
+    values, offsets = shingles_many(hashes, cfg.shingle_size)
+    sigs, text, starts = fp.window_signatures_many(values, offsets)
+    for t, h in enumerate(hashes):
+        alone = shingles(h, cfg.shingle_size)
+        assert np.array_equal(values[offsets[t] : offsets[t + 1]], alone)
+        alone_sigs, alone_starts = fp.window_signatures(alone)
+        assert np.array_equal(sigs[text == t], alone_sigs)
+        assert np.array_equal(starts[text == t], alone_starts)
+
+
+def _fills_reference(values, max_fill, min_flank=3):
+    masked = values == MASKED
+    out = values.copy()
+    runs = []  # (start, length, masked)
+    for i, m in enumerate(masked.tolist()):
+        if runs and runs[-1][2] == m:
+            runs[-1][1] += 1
+        else:
+            runs.append([i, 1, m])
+    for i in range(1, len(runs) - 1):
+        start, length, m = runs[i]
+        if not m and length < max_fill and runs[i - 1][1] >= min_flank and runs[i + 1][1] >= min_flank:
+            out[start : start + length] = MASKED
+    return out
+
+
+def test_template_fills_between_boilerplate_runs_are_masked():
+    from auditor.fingerprint import mask_template_fills
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        values = rng.integers(1, 50, rng.integers(0, 80), dtype=np.uint64)
+        values[rng.random(len(values)) < 0.4] = MASKED
+        for fill in (0, 3, 12):
+            assert mask_template_fills(values, fill).tolist() == _fills_reference(values, fill).tolist()

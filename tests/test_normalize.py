@@ -340,3 +340,9 @@ def test_fast_word_folds_are_context_free():
         got = unicodedata.normalize("NFKC", "\x00".join(x + c for c in fast)).split("\x00")
         nx = unicodedata.normalize("NFKC", x)
         assert got == [nx + a for a in alone], repr(x)
+
+
+def test_composition_followers_need_only_the_first_three_planes():
+    from auditor.normalize import _composition_followers
+
+    assert _composition_followers() == _composition_followers(0x110000)

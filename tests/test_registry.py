@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from auditor import registry as registry_module
 from auditor.errors import RegistryError, UsageError
 from auditor.fingerprint import FingerprintConfig
 from auditor.match import Matcher
@@ -30,7 +31,7 @@ from tests.test_cli import invoke
 
 def test_manifest_and_tables(small_registry):
     m = small_registry.manifest
-    assert m["format"] == "auditor-registry" and m["format_version"] == 2
+    assert m["format"] == "auditor-registry" and m["format_version"] == 3
     assert m["counts"]["works"] == 8 and m["counts"]["boilerplate_shingles"] > 0
     assert m["config_id"] == FingerprintConfig().config_id
     assert m["digest"].startswith("sha256:")
@@ -70,11 +71,24 @@ def test_fingerprints_only_keeps_no_text(tmp_path, small_works):
 def test_tampered_registry_is_refused(tmp_path, small_registry):
     copy = tmp_path / "copy"
     shutil.copytree(small_registry.path, copy)
-    with (copy / "bands.parquet").open("r+b") as f:
+    with (copy / "bands.arrow").open("r+b") as f:
         f.seek(100)
         f.write(b"\x00\x01\x02")
-    with pytest.raises(RegistryError, match=r"bands\.parquet has sha256"):
+    with pytest.raises(RegistryError, match=r"bands\.arrow has xxh3_128"):
         WorkRegistry(copy)
+    # A forger who also rewrites the fast checksum is caught by the sha256 check of `registry info`.
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["checksums"]["bands.arrow"] = registry_module._checksum_file(copy / "bands.arrow")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    WorkRegistry(copy)
+    with pytest.raises(RegistryError, match=r"bands\.arrow has sha256"):
+        WorkRegistry(copy, full_check=True)
+    invoke(["registry", "info", str(copy)], 2)
+
+
+def test_index_arrays_are_memory_mapped_not_copied(small_registry):
+    for array in (small_registry.band_key, small_registry.tok_shingle_raw, small_registry.tok_start):
+        assert not array.flags.writeable and not array.flags.owndata
 
 
 def test_other_format_version_and_missing_manifest_are_refused(tmp_path, small_registry):

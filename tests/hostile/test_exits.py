@@ -24,12 +24,12 @@ import sys, time
 from pathlib import Path
 import auditor.engine as engine
 marker = Path(sys.argv[1])
-audit = engine.RecordAuditor.audit
-def slow(self, record):
+audit = engine.RecordAuditor.audit_batch
+def slow(self, records):
     marker.touch()
-    time.sleep(0.02)
-    return audit(self, record)
-engine.RecordAuditor.audit = slow
+    time.sleep(0.02 * len(records))
+    return audit(self, records)
+engine.RecordAuditor.audit_batch = slow
 from auditor.cli import main
 main(sys.argv[2:])
 """

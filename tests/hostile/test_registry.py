@@ -41,10 +41,10 @@ def _set_config(key, value):
 
 
 def test_a_truncated_data_file_is_refused_naming_it(registry, corpus, run_scan):
-    data = (registry / "tokens.parquet").read_bytes()
-    (registry / "tokens.parquet").write_bytes(data[: len(data) // 2])
+    data = (registry / "tokens.arrow").read_bytes()
+    (registry / "tokens.arrow").write_bytes(data[: len(data) // 2])
     run = run_scan(corpus, "-r", registry)
-    assert run.code == 2 and "tokens.parquet has sha256" in run.err and "corrupt or was altered" in run.err
+    assert run.code == 2 and "tokens.arrow has xxh3_128" in run.err and "corrupt or was altered" in run.err
     assert run.report is None
 
 
@@ -56,9 +56,9 @@ def test_a_truncated_manifest_is_refused(registry, corpus, run_scan):
 
 
 def test_a_missing_data_file_is_refused(registry, corpus, run_scan):
-    (registry / "bands.parquet").unlink()
+    (registry / "bands.arrow").unlink()
     run = run_scan(corpus, "-r", registry)
-    assert run.code == 2 and "bands.parquet is missing" in run.err
+    assert run.code == 2 and "bands.arrow is missing" in run.err
 
 
 def test_a_tampered_file_list_is_refused(registry, corpus, run_scan):

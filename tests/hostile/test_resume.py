@@ -136,11 +136,11 @@ SLOW_SCAN = """
 import sys, time
 from pathlib import Path
 import auditor.engine as engine
-audit = engine.RecordAuditor.audit
-def slow(self, record):
-    time.sleep(0.02)
-    return audit(self, record)
-engine.RecordAuditor.audit = slow
+audit = engine.RecordAuditor.audit_batch
+def slow(self, records):
+    time.sleep(0.02 * len(records))
+    return audit(self, records)
+engine.RecordAuditor.audit_batch = slow
 from auditor.cli import main
 main(sys.argv[1:])
 """
