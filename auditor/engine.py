@@ -40,7 +40,7 @@ from auditor.readers import FieldSpec, InputFile, discover_inputs, interrupt_rea
 from auditor.readers.stream import open_regular
 from auditor.registry import WorkRegistry
 from auditor.rules import RuleSet
-from auditor.sources import SourceTally
+from auditor.sources import SourceKeys, SourceTally, source_keys
 from auditor.suppress import Suppressor
 
 BATCH_RECORDS = 256
@@ -125,9 +125,13 @@ def _init_worker(auditor: RecordAuditor, parent: int | None = None) -> None:
         die_with_parent(parent)
 
 
-def _audit_batch(batch: list[Record]) -> list[list[Finding]]:
+_Audited = tuple[list[list[Finding]], list[SourceKeys]]
+"""A batch's findings and the source keys of its records, both worked out in the worker."""
+
+
+def _audit_batch(batch: list[Record]) -> _Audited:
     assert _WORKER is not None, "worker used before initialisation"
-    return _WORKER.audit_batch(batch)
+    return _WORKER.audit_batch(batch), [source_keys(r) for r in batch]
 
 
 def _sha256(path: Path) -> str:
@@ -259,14 +263,16 @@ def scan(
                 )
         return found
 
-    def consume(batch: list[Record], results: list[list[Finding]], event: _Event) -> None:
+    def consume(batch: list[Record], audited: _Audited, event: _Event) -> None:
         nonlocal records_done
-        for record, raw in zip(batch, results, strict=True):
+        results, keys = audited
+        for record, raw, record_keys in zip(batch, results, keys, strict=True):
             found = take(record.input, record.row, raw)
             kept, input_tally = open_inputs.setdefault(record.input, ([], SourceTally()))
             if raw:
                 kept.append((record.row, raw))
-            input_tally.add(record, max((f.severity for f in found if f.suppressed is None), default=None))
+            worst = max((f.severity for f in found if f.suppressed is None), default=None)
+            input_tally.add_keys(record_keys, worst)
         records_done += len(batch)
         if isinstance(event, _Replay):
             for row, raw in event.checkpoint.findings:
@@ -323,13 +329,13 @@ def scan(
 def _run(
     batches: Iterator[tuple[list[Record], _Event]],
     auditor: RecordAuditor,
-    consume: Callable[[list[Record], list[list[Finding]], _Event], None],
+    consume: Callable[[list[Record], _Audited, _Event], None],
     workers: int,
 ) -> None:
     """Audit the batches here or in worker processes; results are consumed in input order either way."""
     if workers == 1:
         for batch, event in batches:
-            consume(batch, auditor.audit_batch(batch), event)
+            consume(batch, (auditor.audit_batch(batch), [source_keys(r) for r in batch]), event)
         return
     ctx = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

@@ -136,6 +136,17 @@ def _ranked(tallies: dict[str, _Tally]) -> tuple[SourceRisk, ...]:
     return tuple(sorted(risks, key=lambda s: (-s.risk, -s.flagged, -s.records, s.key)))
 
 
+SourceKeys = tuple[str | None, str | None, str, str | None]
+"""What a record counts towards: (host, dataset, input, licence key); None where it has none."""
+
+
+def source_keys(record: RecordRef | Record) -> SourceKeys:
+    """The keys :class:`SourceTally` counts a record under (only a full Record has dataset and licence)."""
+    if isinstance(record, Record):
+        return url_host(record.url), dataset_key(record.meta), record.input, license_key(record.license)
+    return url_host(record.url), None, record.input, None
+
+
 @dataclass(slots=True)
 class SourceTally:
     """Counts records and their worst severities per source while a scan streams."""
@@ -147,16 +158,19 @@ class SourceTally:
 
     def add(self, record: RecordRef | Record, worst: Severity | None) -> None:
         """Count one record and its worst (unsuppressed) severity; a Record also counts its dataset."""
-        host = url_host(record.url)
-        _count(self._by_key, host or record.input, worst)
+        self.add_keys(source_keys(record), worst)
+
+    def add_keys(self, keys: SourceKeys, worst: Severity | None) -> None:
+        """:meth:`add` with the record's :func:`source_keys` worked out already (by a scan worker)."""
+        host, dataset, input_name, license_ = keys
+        _count(self._by_key, host or input_name, worst)
         if host is not None:
             _count(self._by_kind["domain"], host, worst)
-        dataset = dataset_key(record.meta) if isinstance(record, Record) else None
         if dataset is not None:
             _count(self._by_kind["dataset"], dataset, worst)
-        _count(self._by_kind["input"], record.input, worst)
-        if isinstance(record, Record):
-            _count(self._by_kind["license"], license_key(record.license), worst)
+        _count(self._by_kind["input"], input_name, worst)
+        if license_ is not None:
+            _count(self._by_kind["license"], license_, worst)
 
     def merge(self, other: SourceTally) -> None:
         _merge(self._by_key, other._by_key)
