@@ -380,14 +380,9 @@ class Matcher:
     def _whole(self, text: str, tokens: Tokens, work: int) -> Match:
         """The record is the whole work: one span over both (no work offsets for a work without text)."""
         n = self.registry.work_tokens(work)
-        base = int(self.registry.work_offset[work])
         work_text = self.registry.work_text(work)
-        if n:
-            span = Span(
-                0, len(text), int(self.registry.tok_start[base]), int(self.registry.tok_end[base + n - 1])
-            )
-        else:
-            span = Span(0, len(text))
+        # No work offsets for a work without text.
+        span = Span(0, len(text), *self.registry.token_offsets(work, 0, n - 1)) if n else Span(0, len(text))
         return Match(
             work=self.registry.refs[work],
             kind="exact-duplicate",
@@ -409,7 +404,6 @@ class Matcher:
     ) -> Match:
         k = self.config.shingle_size
         reg = self.registry
-        base = int(reg.work_offset[work])
         n_work = reg.work_tokens(work)
         work_text = reg.work_text(work)
         spans: list[Span] = []
@@ -424,8 +418,7 @@ class Matcher:
             span = Span(
                 int(tokens.starts[r0]),
                 int(tokens.ends[r1]),
-                int(reg.tok_start[base + w0]),
-                int(reg.tok_end[base + w1]),
+                *reg.token_offsets(work, w0, w1),
             )
             spans.append(span)
             evidence.append(

@@ -34,6 +34,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import mmap
 import multiprocessing
 import os
 import shutil
@@ -179,9 +180,27 @@ def _write_arrow(path: Path, columns: dict[str, np.ndarray]) -> None:
         writer.write_table(table, max_chunksize=max(1, table.num_rows))
 
 
-def _mapped_columns(path: Path) -> dict[str, np.ndarray]:
-    """The columns of an :func:`_write_arrow` file as read-only numpy views of its memory map."""
-    table = pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+def _mapped_columns(path: Path, *, random_access: bool = False) -> dict[str, np.ndarray]:
+    return _mapped(path, random_access=random_access)[0]
+
+
+def _mapped(path: Path, *, random_access: bool = False) -> tuple[dict[str, np.ndarray], int]:
+    """The columns of an :func:`_write_arrow` file as read-only numpy views of its memory map, and
+    the address the map starts at.
+
+    Args:
+        random_access: tell the kernel (``MADV_RANDOM``) that look-ups jump about the file, so a page
+            fault maps that page alone, not the pages around it: memory then holds the pages a scan
+            uses, not their neighbours.
+    """
+    if path.stat().st_size == 0:
+        raise pa.ArrowInvalid(f"{path.name} is empty")
+    with path.open("rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    if random_access and hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)
+    buffer = pa.py_buffer(mapped)
+    table = pa.ipc.open_file(pa.BufferReader(buffer)).read_all()
     out: dict[str, np.ndarray] = {}
     for name in table.column_names:
         column = table.column(name)
@@ -189,7 +208,81 @@ def _mapped_columns(path: Path) -> dict[str, np.ndarray]:
             out[name] = column.chunk(0).to_numpy(zero_copy_only=True)
         else:
             out[name] = np.asarray(column.to_numpy(), dtype=column.type.to_pandas_dtype())
-    return out
+    return out, buffer.address
+
+
+class _ColumnFile:
+    """Reads slices of the columns of an :func:`_write_arrow` file with ``pread``, never mapping them.
+
+    Verification reads a few hundred tokens of a work per candidate. Through a memory map each access
+    would also map the neighbouring pages already in the page cache (the kernel's fault-around), so a
+    long scan would end up holding most of the file; ``pread`` copies just the bytes asked for.
+
+    Args:
+        path: the file.
+        columns: its columns as mapped by :func:`_mapped_columns` (for their file offsets).
+        base: the address its map starts at.
+    """
+
+    def __init__(self, path: Path, columns: dict[str, np.ndarray], base: int) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._pid = 0
+        self._columns = {name: (v.ctypes.data - base, v.dtype, len(v)) for name, v in columns.items()}
+
+    def read(self, name: str, lo: int, hi: int) -> np.ndarray:
+        """Elements ``lo:hi`` of a column (clipped to it)."""
+        offset, dtype, length = self._columns[name]
+        lo, hi = max(0, lo), min(length, hi)
+        if hi <= lo:
+            return np.empty(0, dtype=dtype)
+        size = dtype.itemsize
+        return np.frombuffer(self.read_bytes(offset + lo * size, (hi - lo) * size), dtype=dtype)
+
+    def read_bytes(self, offset: int, size: int) -> bytes:
+        """``size`` bytes of the file from ``offset``."""
+        if self._fd is None or self._pid != os.getpid():
+            # One descriptor per process (a forked worker opens its own).
+            self._fd, self._pid = os.open(self._path, os.O_RDONLY), os.getpid()
+        data = os.pread(self._fd, size, offset)
+        if len(data) != size:
+            raise RegistryError(f"{self._path} is shorter than its table says; the registry is corrupt")
+        return data
+
+
+class _TextFile:
+    """The work texts of ``texts.arrow``: one work's UTF-8 bytes read with ``pread`` when asked for.
+
+    Only the texts actually used are read, and they are not mapped into the process (see
+    :class:`_ColumnFile`); the offsets come from the Arrow file's own metadata.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with path.open("rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        buffer = pa.py_buffer(mapped)
+        column = pa.ipc.open_file(pa.BufferReader(buffer)).read_all().column("text")
+        self._column: pa.ChunkedArray | None = None
+        if column.num_chunks != 1 or column.type != pa.large_string():
+            self._column = column  # not as _write_arrow writes it: read through Arrow
+            return
+        chunk = column.chunk(0)
+        data = chunk.buffers()[2]
+        self._null = chunk.is_null().to_numpy(zero_copy_only=False)
+        self._offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset :][
+            : len(chunk) + 1
+        ].copy()
+        self._data = (data.address - buffer.address) if data is not None else 0
+        self._file = _ColumnFile(path, {}, 0)
+
+    def text(self, work: int) -> str | None:
+        if self._column is not None:
+            value = self._column[work].as_py()
+            return value if isinstance(value, str) else None
+        if self._null[work]:
+            return None
+        lo, hi = int(self._offsets[work]), int(self._offsets[work + 1])
+        return self._file.read_bytes(self._data + lo, hi - lo).decode("utf-8")
 
 
 def _safe_sha256(path: Path) -> str:
@@ -1120,7 +1213,9 @@ class WorkRegistry:
         ]
         self._index = {ref.id: i for i, ref in enumerate(self.refs)}
         # Memory-mapped, read-only: pages are read when a look-up touches them and shared by workers.
-        tokens = _mapped_columns(self.path / "tokens.arrow")
+        tokens, base = _mapped(self.path / "tokens.arrow", random_access=True)
+        # Matching reads tokens with pread (see _ColumnFile); the maps serve `registry add`.
+        self._tokens = _ColumnFile(self.path / "tokens.arrow", tokens, base)
         self.tok_start = tokens["start"]
         self.tok_end = tokens["end"]
         self.tok_shingle_raw = tokens["shingle"]
@@ -1132,10 +1227,12 @@ class WorkRegistry:
         passages = pq.read_table(self.path / "passages.parquet", columns=["work", "start"])
         self.passage_work = passages["work"].to_numpy()
         self.passage_start = passages["start"].to_numpy().astype(np.int64)
-        bands = _mapped_columns(self.path / "bands.arrow")
+        # Band look-ups touch every page of the keys; passages are read only for the rows found,
+        # through the map (a pread per row costs more than the pages it saves).
+        bands = _mapped_columns(self.path / "bands.arrow", random_access=True)
         self.band_key = bands["key"]
         self.band_passage = bands["passage"]
-        self.band_buckets = _mapped_columns(self.path / "buckets.arrow")["first"]
+        self.band_buckets = _mapped_columns(self.path / "buckets.arrow", random_access=True)["first"]
         self.boilerplate = pq.read_table(self.path / "boilerplate.parquet")["shingle"].to_numpy()
         self.isbn_work: dict[str, int] = {}
         for row in pq.read_table(self.path / "isbns.parquet").to_pylist():
@@ -1143,7 +1240,7 @@ class WorkRegistry:
         self.hash_work: dict[tuple[str, str], int] = {}
         for row in pq.read_table(self.path / "hashes.parquet").to_pylist():
             self.hash_work.setdefault((row["kind"], row["digest"]), int(row["work"]))
-        self._texts: pa.ChunkedArray | None = None
+        self._texts: _TextFile | None = None
 
     @property
     def info(self) -> RegistryInfo:
@@ -1171,10 +1268,29 @@ class WorkRegistry:
         """The work's shingles at token ``positions`` (all by default), boilerplate as MASKED (0 where
         no shingle starts); only those pages of the memory-mapped tables are read."""
         base, end = int(self.work_offset[work]), int(self.work_offset[work + 1])
-        raw, masked = self.tok_shingle_raw[base:end], self.tok_masked[base:end]
-        if positions is not None:
-            raw, masked = raw[positions], masked[positions]
+        if isinstance(positions, slice):
+            lo, hi, _ = positions.indices(end - base)
+            take: np.ndarray | None = None
+        elif positions is None:
+            lo, hi, take = 0, end - base, None
+        elif len(positions) == 0:
+            return np.empty(0, dtype=np.uint64)
+        else:
+            lo, hi = int(positions.min()), int(positions.max()) + 1
+            take = np.asarray(positions) - lo
+        raw = self._tokens.read("shingle", base + lo, base + hi)
+        masked = self._tokens.read("masked", base + lo, base + hi)
+        if take is not None:
+            raw, masked = raw[take], masked[take]
         return np.where(masked.view(bool), MASKED, raw)
+
+    def token_offsets(self, work: int, first: int, last: int) -> tuple[int, int]:
+        """Character offsets in the work's text: where token ``first`` starts and token ``last`` ends."""
+        base = int(self.work_offset[work])
+        return (
+            int(self._tokens.read("start", base + first, base + first + 1)[0]),
+            int(self._tokens.read("end", base + last, base + last + 1)[0]),
+        )
 
     def work_text(self, work: int) -> str | None:
         """The work's text as extracted at build time, or None (fingerprint-only, or no text)."""
@@ -1185,11 +1301,8 @@ class WorkRegistry:
     @functools.lru_cache(maxsize=16)  # noqa: B019 - one registry per scan; copies cluster on few books
     def _decoded_text(self, work: int) -> str | None:
         if self._texts is None:
-            # Memory-mapped: only the pages of the texts actually used are read.
-            source = pa.memory_map(str(self.path / "texts.arrow"), "r")
-            self._texts = pa.ipc.open_file(source).read_all()["text"]
-        value = self._texts[work].as_py()
-        return value if isinstance(value, str) else None
+            self._texts = _TextFile(self.path / "texts.arrow")
+        return self._texts.text(work)
 
     def work_for_isbn(self, isbn13: str) -> WorkRef | None:
         idx = self.isbn_work.get(isbn13)
