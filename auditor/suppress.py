@@ -98,7 +98,11 @@ class Waiver:
         if self.rule is not None and not any(fnmatch.fnmatchcase(c, self.rule) for c in rule_codes):
             return False
         if self.work is not None and (
-            finding.work is None or not fnmatch.fnmatchcase(finding.work.id, self.work)
+            finding.work is None
+            or not any(
+                fnmatch.fnmatchcase(work.id, self.work)
+                for work in (finding.work, *(e.work for e in finding.editions))
+            )
         ):
             return False
         if self.record is not None and not fnmatch.fnmatchcase(finding.record.id, self.record):

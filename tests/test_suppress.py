@@ -480,3 +480,16 @@ def test_bad_baseline_exits_2(tmp_path, write_jsonl, corpus_rows, small_registry
     (tmp_path / "x.json").write_text('{"findings": []}', encoding="utf-8")
     err = invoke(["scan", corpus, "-o", tmp_path / "o", "--baseline", tmp_path / "x.json"], 2, capsys)
     assert "is not an auditor report.json" in err
+
+
+def test_a_waiver_of_one_edition_covers_a_finding_reported_against_another() -> None:
+    from dataclasses import replace
+
+    from auditor.models import EditionMatch, Score
+
+    pdf = WorkRef(id="novel-pdf", title="Novel", registry="reg", group="novel")
+    reported = replace(
+        finding(work="novel"), editions=(EditionMatch(pdf, "near-duplicate", Score(0.9, 0.5, 100), ()),)
+    )
+    out, _ = suppress([reported, finding(work="other")], waivers=[waiver(work="novel-pdf")], today=TODAY)
+    assert [x.suppressed is not None for x in out] == [True, False]
