@@ -28,7 +28,9 @@ def _load_cases() -> list[Any]:
 
 def _facts(data: dict[str, Any]) -> FakeFacts:
     isbns = {
-        isbn: WorkRef(id=w["id"], title=w["title"], registry=w.get("registry", "reg"))
+        isbn: WorkRef(
+            id=w["id"], title=w["title"], registry=w.get("registry", "reg"), group=w.get("group", "")
+        )
         for isbn, w in (data.get("facts") or {}).get("isbns", {}).items()
     }
     return FakeFacts(isbns)

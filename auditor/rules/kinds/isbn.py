@@ -93,25 +93,36 @@ class IsbnCheck(Check):
         by_isbn: dict[str, list[IsbnHit]] = {}
         for hit in hits:
             by_isbn.setdefault(hit.isbn13, []).append(hit)
-        out = []
+        # One finding per registered book: ISBNs of two editions of it (grouped in the registry, as
+        # the EPUB's and the PDF's) count once. ISBNs found through a list are reported one by one.
+        books: dict[tuple[str, ...], tuple[WorkRef | None, list[str], list[IsbnHit]]] = {}
         for isbn13, group in by_isbn.items():
             work: WorkRef | None = None
             if self.isbn_list is None:
                 work = subject.facts.work_for_isbn(isbn13)
                 if work is None:
                     continue
+                key: tuple[str, ...] = ("work", work.registry, work.group or work.id)
             elif isbn13 not in self.isbn_list:
                 continue
-            spans = tuple(Span(h.start, h.end) for h in group if h.start is not None and h.end is not None)
+            else:
+                key = ("isbn", isbn13)
+            entry = books.setdefault(key, (work, [], []))
+            entry[1].append(isbn13)
+            entry[2].extend(group)
+        out = []
+        for work, isbns, group in books.values():
+            ordered = sorted(group, key=lambda h: (h.start is None, h.start or 0))
+            spans = tuple(Span(h.start, h.end) for h in ordered if h.start is not None and h.end is not None)
             text = subject.record.text
             evidence = tuple(evidence_for(text, s.record_start, s.record_end, self.CONTEXT) for s in spans)
             out.append(
                 self.finding(
                     subject,
                     severity=self.rule.severity,
-                    detail=isbn13,
+                    detail=min(isbns),
                     values={
-                        "isbn": isbn13,
+                        "isbn": ", ".join(sorted(isbns)),
                         "work_title": work.title if work else "",
                         "work_id": work.id if work else "",
                         "registry": work.registry if work else "",
