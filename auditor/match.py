@@ -187,6 +187,7 @@ def _chain(rec: np.ndarray, work: np.ndarray, settings: MatchSettings) -> list[_
 
 
 def _chain_reference(rec: np.ndarray, work: np.ndarray, settings: MatchSettings) -> list[_Chain]:
+    """:func:`_chain` as a plain Python loop (keeping short chains too), to test the kernel against."""
     order = np.lexsort((work, rec))
     chains: list[_Chain] = []
     active: list[_Chain] = []

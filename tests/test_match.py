@@ -82,3 +82,27 @@ def test_two_works_in_one_record_give_two_matches(small_registry, small_works, w
     b = " ".join(small_works["work-7"].split(" ")[1300:1400])
     text = words.text(50) + " " + a + " " + words.text(50) + " " + b
     assert [m.work.id for m in Matcher(small_registry).match(text, tokenize(text))] == ["work-0", "work-7"]
+
+
+def test_compiled_chaining_equals_the_python_reference():
+    import numpy as np
+
+    from auditor.match import MatchSettings, _chain, _chain_reference
+
+    settings = MatchSettings()
+    rng = np.random.default_rng(11)
+
+    def acceptable(chains):
+        # _chain drops chains that can never be accepted (fewer pairs than min_shingles) early.
+        return [
+            (c.rec_first, c.rec_last, c.work_min, c.work_max, c.last_work, c.positions)
+            for c in chains
+            if len(c.positions) >= settings.min_shingles
+        ]
+
+    for _ in range(300):
+        n = int(rng.integers(0, 200))
+        # Mostly diagonal runs with noise, jumps and repeated positions: what verification sees.
+        rec = np.sort(rng.integers(0, 400, n))
+        work = rec + rng.integers(0, 3, n) * rng.choice([1, 150, -40], n) + int(rng.integers(0, 1000))
+        assert acceptable(_chain(rec, work, settings)) == acceptable(_chain_reference(rec, work, settings))
