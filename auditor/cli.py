@@ -516,7 +516,7 @@ def scan(
         reporter = get_reporter(name)
         target = outdir / reporter.filename
         try:
-            write_report(target, reporter.render(report))
+            write_report(target, reporter.stream(report))
         except OSError as exc:  # a full disk: the previous file is intact, the run is not complete
             reason = exc.strerror or exc
             _fail(f"cannot write {target}: {reason}; any previous {target.name} is unchanged", EXIT_INTERNAL)

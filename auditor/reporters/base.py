@@ -6,6 +6,7 @@ import contextlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -34,6 +35,10 @@ class Reporter(ABC):
             report: the report.json record, as built by ``auditor.report.build_report`` or read back
                 from a report.json.
         """
+
+    def stream(self, report: dict[str, Any]) -> str | bytes | Iterator[str]:
+        """:meth:`render`, or the same text in pieces (a large report need not be held whole)."""
+        return self.render(report)
 
 
 REPORTERS: dict[str, type[Reporter]] = {}
@@ -64,7 +69,7 @@ def get_reporter(name: str) -> Reporter:
     return cls()
 
 
-def write_report(path: Path, data: str | bytes) -> None:
+def write_report(path: Path, data: str | bytes | Iterable[str]) -> None:
     """Write a rendered report atomically: the file at ``path`` is either the old one or the new one.
 
     The data goes to a temporary file in the same directory (so the rename stays on one file system),
@@ -73,14 +78,21 @@ def write_report(path: Path, data: str | bytes) -> None:
 
     Args:
         path: where the report goes; its directory must exist.
-        data: the rendered report; text is written as UTF-8.
+        data: the rendered report, or its text in pieces; text is written as UTF-8.
     """
     path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    pieces: Iterable[bytes]
+    if isinstance(data, bytes):
+        pieces = (data,)
+    elif isinstance(data, str):
+        pieces = (data.encode("utf-8"),)
+    else:
+        pieces = (piece.encode("utf-8") for piece in data)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            for payload in pieces:
+                handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates the file 0600; a report keeps the mode of the file it replaces, else 0644.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from auditor.reporters.base import Reporter, register
-from auditor.reporters.text import dump_json
+from auditor.reporters.text import dump_json, iter_json
 
 
 @register
@@ -17,3 +18,9 @@ class JsonReporter(Reporter):
 
     def render(self, report: dict[str, Any]) -> str:
         return dump_json(report) + "\n"
+
+    def stream(self, report: dict[str, Any]) -> Iterator[str]:
+        """The same bytes as :meth:`render`, written piece by piece (report.json of a large scan is
+        hundreds of MB of text)."""
+        yield from iter_json(report)
+        yield "\n"

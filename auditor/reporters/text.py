@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 # Characters a reader must see rather than have act on the page: C0/C1 controls (bar tab, newline,
@@ -46,6 +47,14 @@ def clamp(text: str, limit: int) -> str:
 def one_line(text: str) -> str:
     """Runs of whitespace (newlines included) as one space, for table cells and attributes."""
     return " ".join(text.split())
+
+
+def iter_json(value: Any, *, indent: int | None = 2) -> Iterator[str]:
+    """:func:`dump_json` in pieces, for writing a large record without holding its whole text."""
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=indent, sort_keys=False, allow_nan=False)
+    for piece in encoder.iterencode(value):
+        # Each piece is whole tokens, so a surrogate never straddles two pieces.
+        yield _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", piece)
 
 
 def dump_json(value: Any, *, indent: int | None = 2) -> str:

@@ -40,3 +40,14 @@ def test_json_refuses_nan(report: dict[str, Any]) -> None:
     report["findings"][0]["score"]["similarity"] = math.nan
     with pytest.raises(ValueError):
         JsonReporter().render(report)
+
+
+@pytest.mark.parametrize("name", ["report", "empty", "hostile"])
+def test_streamed_report_json_is_byte_identical_to_the_rendered_one(name, request, tmp_path):
+    from auditor.reporters import get_reporter, write_report
+
+    record = request.getfixturevalue(name)
+    reporter = get_reporter("json")
+    write_report(tmp_path / "streamed.json", reporter.stream(record))
+    write_report(tmp_path / "rendered.json", reporter.render(record))
+    assert (tmp_path / "streamed.json").read_bytes() == (tmp_path / "rendered.json").read_bytes()
