@@ -349,6 +349,7 @@ def main() -> int:
         ]
     lines += ["", "Targets of the speed issue, measured in this run:", ""]
     lines += [f"- [{'x' if ok else ' '}] {what}: {value}" for what, ok, value in checks]
+    lines += ["", "Where the time goes and what would move each target: `speed-notes.md` (written by hand)."]
     report = "\n".join(lines)
     print(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
