@@ -1219,7 +1219,6 @@ class WorkRegistry:
         self.tok_start = tokens["start"]
         self.tok_end = tokens["end"]
         self.tok_shingle_raw = tokens["shingle"]
-        self.tok_masked = tokens["masked"]
         counts = np.array([w["tokens"] for w in works], dtype=np.int64)
         self.work_offset = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         if self.work_offset[-1] != len(self.tok_start):

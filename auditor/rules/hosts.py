@@ -99,10 +99,8 @@ class HostMatcher:
 
     def match(self, host: str) -> str | None:
         """The domain or pattern that the host matches, else None (remembered: hosts repeat)."""
-        try:
+        if host in self._seen:
             return self._seen[host]
-        except KeyError:
-            pass
         if len(self._seen) >= 65536:
             self._seen.clear()
         found = self._seen[host] = self._match(host)
