@@ -131,7 +131,11 @@ _Audited = tuple[list[list[Finding]], list[SourceKeys]]
 
 def _audit_batch(batch: list[Record]) -> _Audited:
     assert _WORKER is not None, "worker used before initialisation"
-    return _WORKER.audit_batch(batch), [source_keys(r) for r in batch]
+    return _audited(_WORKER, batch)
+
+
+def _audited(auditor: RecordAuditor, batch: list[Record]) -> _Audited:
+    return auditor.audit_batch(batch), [source_keys(r) for r in batch]
 
 
 def _sha256(path: Path) -> str:
@@ -335,7 +339,7 @@ def _run(
     """Audit the batches here or in worker processes; results are consumed in input order either way."""
     if workers == 1:
         for batch, event in batches:
-            consume(batch, (auditor.audit_batch(batch), [source_keys(r) for r in batch]), event)
+            consume(batch, _audited(auditor, batch), event)
         return
     ctx = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

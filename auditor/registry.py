@@ -261,12 +261,8 @@ class _TextFile:
         with path.open("rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         buffer = pa.py_buffer(mapped)
-        column = pa.ipc.open_file(pa.BufferReader(buffer)).read_all().column("text")
-        self._column: pa.ChunkedArray | None = None
-        if column.num_chunks != 1 or column.type != pa.large_string():
-            self._column = column  # not as _write_arrow writes it: read through Arrow
-            return
-        chunk = column.chunk(0)
+        # Written by _write_tables as one large_string chunk (the checksums vouch for the file).
+        chunk = pa.ipc.open_file(pa.BufferReader(buffer)).read_all().column("text").chunk(0)
         data = chunk.buffers()[2]
         self._null = chunk.is_null().to_numpy(zero_copy_only=False)
         self._offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset :][
@@ -276,9 +272,6 @@ class _TextFile:
         self._file = _ColumnFile(path, {}, 0)
 
     def text(self, work: int) -> str | None:
-        if self._column is not None:
-            value = self._column[work].as_py()
-            return value if isinstance(value, str) else None
         if self._null[work]:
             return None
         lo, hi = int(self._offsets[work]), int(self._offsets[work + 1])
