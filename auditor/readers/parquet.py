@@ -4,6 +4,7 @@ A crash, hang or out-of-memory kill inside the Parquet library costs the file be
 ``partial:`` skip naming the signal), never the scan: the library runs in ``parquet_child``, one
 long-lived process that is restarted after each failure. The schema is checked before any row is read:
 a file without a usable text column is one file-level skip naming the column and ``--text-field``.
+``SandboxedReader`` is that reading, shared with the Arrow IPC reader (``auditor.readers.arrow``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import pyarrow as pa
 
@@ -45,6 +46,7 @@ class ParquetSandbox:
         self.command = command
         self._proc: subprocess.Popen[bytes] | None = None
         self._owner = os.getpid()
+        self._what = "Parquet"
 
     def _start(self) -> subprocess.Popen[bytes]:
         # -P keeps the child's own folder (auditor/readers) off sys.path; our pid lets it die with us.
@@ -59,7 +61,9 @@ class ParquetSandbox:
                 close_fds=True,
             )
         except OSError as exc:
-            raise SandboxFailed(f"cannot start the Parquet reader process: {exc.strerror or exc}") from exc
+            raise SandboxFailed(
+                f"cannot start the {self._what} reader process: {exc.strerror or exc}"
+            ) from exc
         self._proc = proc
         return proc
 
@@ -85,13 +89,14 @@ class ParquetSandbox:
                 proc.kill()
 
     def frames(
-        self, request: dict[str, Any], timeout: float, accept: Callable[[bytes], bool]
+        self, request: dict[str, Any], timeout: float, accept: Callable[[bytes], bool], what: str = "Parquet"
     ) -> Iterator[tuple[bytes, bytes]]:
         """The child's frames for one request; raises SandboxFailed if it dies or goes silent.
 
         ``accept`` is given the schema frame; when it returns False the child skips the rows (and
-        stays up for the next file).
+        stays up for the next file). ``what`` names the format in failure messages.
         """
+        self._what = what
         if self._owner != os.getpid():  # a forked copy: the child belongs to the parent process
             self._proc, self._owner = None, os.getpid()
         proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
@@ -107,7 +112,7 @@ class ParquetSandbox:
                 header = self._read_exact(proc, proc.stdout, parquet_child.FRAME_HEADER, timeout)
                 kind, size = header[:1], int.from_bytes(header[1:], "little")
                 if size > _MAX_FRAME:
-                    raise SandboxFailed("the Parquet reader process sent a malformed reply")
+                    raise SandboxFailed(f"the {what} reader process sent a malformed reply")
                 payload = self._read_exact(proc, proc.stdout, size, timeout)
                 done = kind in (b"D", b"E")
                 if kind == b"S":
@@ -141,7 +146,7 @@ class ParquetSandbox:
     def _failure(self, proc: subprocess.Popen[bytes], *, timeout: bool, waited: float = 0.0) -> SandboxFailed:
         if timeout:
             self.close()
-            return SandboxFailed(f"the Parquet reader hung (no data for {waited:g} s) and was stopped")
+            return SandboxFailed(f"the {self._what} reader hung (no data for {waited:g} s) and was stopped")
         try:
             code = proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -152,8 +157,8 @@ class ParquetSandbox:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return SandboxFailed(f"the Parquet reader crashed (killed by {name})")
-        return SandboxFailed(f"the Parquet reader process exited unexpectedly (status {code})")
+            return SandboxFailed(f"the {self._what} reader crashed (killed by {name})")
+        return SandboxFailed(f"the {self._what} reader process exited unexpectedly (status {code})")
 
 
 _SANDBOX = ParquetSandbox()
@@ -213,39 +218,34 @@ def schema_problem(schema: pa.Schema, text_field: str | None) -> str | None:
     )
 
 
-@register
-class ParquetReader(Reader):
-    """Rows of a Parquet file; each row is a record with the columns as fields."""
+def decode_batch(payload: bytes) -> pa.RecordBatch:
+    """The record batch of a ``B`` frame (a one-batch IPC stream written by the sandbox)."""
+    return pa.ipc.open_stream(pa.py_buffer(payload)).read_next_batch()
 
-    format = "parquet"
-    suffixes = (".parquet", ".pq")
+
+class SandboxedReader(Reader):
+    """Rows of a columnar file read by the sandbox process; each row is a record with the columns as fields.
+
+    Subclasses check the file's magic bytes and build the sandbox request (``_request``).
+    """
+
+    what: ClassVar[str]
+    """The format's name in messages (``Parquet``, ``Arrow``)."""
     isolated = True
     """Read in the sandbox process (the default); False reads in this process, for tests and debugging."""
 
-    def _read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
-        with open_regular(path) as handle:  # refuses FIFOs and devices; raises OSError if unreadable
-            magic = handle.read(4)
-        if magic != b"PAR1":
-            yield Skipped(input_name, None, "content/extension mismatch: not a Parquet file (no PAR1 magic)")
-            return
-        request = {
-            "path": os.fsdecode(os.path.abspath(path)),
-            "batch_rows": BATCH_ROWS,
-            "thrift_string_size_limit": THRIFT_STRING_LIMIT,
-            "thrift_container_size_limit": THRIFT_CONTAINER_LIMIT,
-        }
+    def _read_sandboxed(self, request: dict[str, Any], input_name: str) -> Iterator[Record | Skipped]:
+        request = {"batch_rows": BATCH_ROWS, **request}
         row = 0
-        schema: pa.Schema | None = None
         problem: str | None = None
 
         def accept(payload: bytes) -> bool:
-            nonlocal schema, problem
-            schema = pa.ipc.read_schema(pa.py_buffer(payload))
-            problem = schema_problem(schema, self.fields.text)
+            nonlocal problem
+            problem = schema_problem(pa.ipc.read_schema(pa.py_buffer(payload)), self.fields.text)
             return problem is None
 
         frames = (
-            _SANDBOX.frames(request, self.limits.parquet_timeout, accept)
+            _SANDBOX.frames(request, self.limits.parquet_timeout, accept, self.what)
             if self.isolated
             else parquet_child.read_frames(request)
         )
@@ -258,21 +258,20 @@ class ParquetReader(Reader):
                         yield Skipped(input_name, None, problem)
                         if not self.isolated:
                             return
-                elif kind == b"B" and schema is not None:
-                    batch = pa.ipc.read_record_batch(pa.py_buffer(payload), schema)
+                elif kind == b"B" and problem is None:
                     try:
-                        objs = batch.to_pylist()
+                        objs = decode_batch(payload).to_pylist()
                     except (pa.ArrowException, ValueError, OverflowError) as exc:
-                        yield Skipped(input_name, None, _partial(row, f"cannot convert values: {exc}"))
+                        yield Skipped(input_name, None, self._partial(row, f"cannot convert values: {exc}"))
                         return
                     for obj in objs:
                         row += 1
                         yield self._record(obj, input_name, row)
                 elif kind == b"E":
-                    yield Skipped(input_name, None, _partial(row, payload.decode("utf-8", "replace")))
+                    yield Skipped(input_name, None, self._partial(row, payload.decode("utf-8", "replace")))
                     return
         except SandboxFailed as exc:
-            yield Skipped(input_name, None, _partial(row, str(exc)))
+            yield Skipped(input_name, None, self._partial(row, str(exc)))
         finally:
             close = getattr(frames, "close", None)
             if close is not None:
@@ -290,8 +289,32 @@ class ParquetReader(Reader):
             )
         return entry
 
+    def _partial(self, row: int, what: str) -> str:
+        if row:
+            return f"partial: {what}; stopped after row {row}, the rest of the file is not read"
+        return f"cannot read {self.what}: {what}"
 
-def _partial(row: int, what: str) -> str:
-    if row:
-        return f"partial: {what}; stopped after row {row}, the rest of the file is not read"
-    return f"cannot read Parquet: {what}"
+
+@register
+class ParquetReader(SandboxedReader):
+    """Rows of a Parquet file; each row is a record with the columns as fields."""
+
+    format = "parquet"
+    suffixes = (".parquet", ".pq")
+    what = "Parquet"
+
+    def _read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
+        with open_regular(path) as handle:  # refuses FIFOs and devices; raises OSError if unreadable
+            magic = handle.read(4)
+        if magic != b"PAR1":
+            yield Skipped(input_name, None, "content/extension mismatch: not a Parquet file (no PAR1 magic)")
+            return
+        yield from self._read_sandboxed(
+            {
+                "format": "parquet",
+                "path": os.fsdecode(os.path.abspath(path)),
+                "thrift_string_size_limit": THRIFT_STRING_LIMIT,
+                "thrift_container_size_limit": THRIFT_CONTAINER_LIMIT,
+            },
+            input_name,
+        )
