@@ -9,9 +9,11 @@ from pathlib import Path
 
 from auditor.errors import UsageError
 from auditor.models import Skipped
-from auditor.readers import jsonl, parquet, text  # noqa: F401  (register the readers)
+from auditor.readers import arrow, delimited, jsonl, parquet, text  # noqa: F401  (register the readers)
+from auditor.readers.arrow import ArrowReader
 from auditor.readers.base import READERS, FieldSpec, Reader, reader_for
 from auditor.readers.parquet import ParquetReader, interrupt_sandbox
+from auditor.readers.parquet_child import ARROW_FILE_MAGIC
 from auditor.readers.stream import file_kind, open_regular
 
 __all__ = [
@@ -49,7 +51,8 @@ def discover_inputs(paths: list[Path]) -> tuple[list[InputFile], list[Skipped]]:
     link loops cannot occur); a link to a file is followed only when the file lies inside the folder
     given. FIFOs, sockets and devices are never opened. A file reached under two names (a link, a
     hard link, a folder given twice) is read once, under the first name in sorted order. Hidden files
-    and folders (``.name``) are not scanned. A Parquet file is read as Parquet whatever its name.
+    and folders (``.name``) are not scanned. A Parquet or Arrow IPC file is read as such whatever its
+    name.
 
     Raises:
         UsageError: a path does not exist, or is a broken link or a link loop.
@@ -86,8 +89,7 @@ def discover_inputs(paths: list[Path]) -> tuple[list[InputFile], list[Skipped]]:
             suffix = "".join(cand.path.suffixes) or cand.path.name
             skipped.append(Skipped(cand.name, None, f"unsupported file type {suffix!r}"))
             continue
-        if cls is not ParquetReader and _is_parquet(cand.path):
-            cls = ParquetReader  # decoded by content: never hash Parquet bytes as text
+        cls = _by_content(cand.path) or cls  # decoded by content: never hash Parquet or Arrow bytes as text
         found.append(InputFile(path=cand.path, name=cand.name, reader=cls, size=cand.st.st_size))
     return found, sorted(skipped, key=lambda s: s.input)
 
@@ -98,12 +100,17 @@ def interrupt_reading() -> None:
     interrupt_sandbox()
 
 
-def _is_parquet(path: Path) -> bool:
+def _by_content(path: Path) -> type[Reader] | None:
     try:
         with open_regular(path) as handle:
-            return handle.read(4) == b"PAR1"
+            head = handle.read(len(ARROW_FILE_MAGIC))
     except OSError:
-        return False  # the reader reports why it cannot read the file
+        return None  # the reader reports why it cannot read the file
+    if head.startswith(b"PAR1"):
+        return ParquetReader
+    if head.startswith(ARROW_FILE_MAGIC):
+        return ArrowReader
+    return None
 
 
 def _walk(root: Path, candidates: dict[str, _Candidate], skipped: list[Skipped]) -> None:
