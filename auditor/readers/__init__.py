@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,20 @@ from auditor.readers.parquet_child import ARROW_FILE_MAGIC
 from auditor.readers.stream import file_kind, open_regular
 
 __all__ = [
+    "FILTER_MANIFEST_NAME",
     "READERS",
     "FieldSpec",
     "InputFile",
     "Reader",
     "discover_inputs",
     "interrupt_reading",
+    "is_filter_manifest",
     "reader_for",
 ]
+
+FILTER_MANIFEST_NAME = "filter-manifest.json"
+"""The file ``auditor filter`` writes next to the cleaned corpus; never read as corpus."""
+_FILTER_MANIFEST_HEAD = re.compile(rb'\s*\{"manifest_version": \d+, "tool": \{"name": "auditor"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,9 @@ def discover_inputs(paths: list[Path]) -> tuple[list[InputFile], list[Skipped]]:
     given. FIFOs, sockets and devices are never opened. A file reached under two names (a link, a
     hard link, a folder given twice) is read once, under the first name in sorted order. Hidden files
     and folders (``.name``) are not scanned. A Parquet or Arrow IPC file is read as such whatever its
-    name.
+    name. The manifest ``auditor filter`` writes into a cleaned corpus (``filter-manifest.json``,
+    recognised by its content too) is not corpus: in a folder it is passed over without a word; given
+    by name it is listed as skipped, saying what it is.
 
     Raises:
         UsageError: a path does not exist, or is a broken link or a link loop.
@@ -72,6 +81,10 @@ def discover_inputs(paths: list[Path]) -> tuple[list[InputFile], list[Skipped]]:
         if stat.S_ISDIR(st.st_mode):
             _walk(given, candidates, skipped)
         elif stat.S_ISREG(st.st_mode):
+            if is_filter_manifest(given):
+                what = "the manifest auditor filter wrote with a cleaned corpus, not corpus; not read"
+                skipped.append(Skipped(name, None, what))
+                continue
             candidates.setdefault(name, _Candidate(given, name, st))
         else:
             skipped.append(Skipped(name, None, f"not a regular file ({file_kind(st.st_mode)}); not read"))
@@ -98,6 +111,17 @@ def interrupt_reading() -> None:
     """Make a read blocked in another thread give up now (the scan is being stopped): the Parquet
     sandbox is killed, so a thread waiting for it sees the file end."""
     interrupt_sandbox()
+
+
+def is_filter_manifest(path: Path) -> bool:
+    """True for a ``filter-manifest.json`` written by ``auditor filter`` (its name and its first bytes)."""
+    if path.name != FILTER_MANIFEST_NAME:
+        return False
+    try:
+        with open_regular(path) as handle:
+            return _FILTER_MANIFEST_HEAD.match(handle.read(256)) is not None
+    except OSError:
+        return False  # the reader reports why it cannot read the file
 
 
 def _by_content(path: Path) -> type[Reader] | None:
@@ -141,7 +165,8 @@ def _walk(root: Path, candidates: dict[str, _Candidate], skipped: list[Skipped])
             if stat.S_ISDIR(st.st_mode):
                 subfolders.append(path)
             elif stat.S_ISREG(st.st_mode):
-                candidates.setdefault(name, _Candidate(path, name, st))
+                if not is_filter_manifest(path):  # a cleaned corpus's own manifest is not corpus
+                    candidates.setdefault(name, _Candidate(path, name, st))
             else:
                 skipped.append(Skipped(name, None, f"not a regular file ({file_kind(st.st_mode)}); not read"))
         stack.extend(reversed(subfolders))

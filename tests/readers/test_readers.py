@@ -115,3 +115,57 @@ def test_discovery_is_sorted_and_skips_unsupported_files(tmp_path):
     assert [s.input.endswith("image.png") for s in skipped] == [True]
     with pytest.raises(UsageError, match="does not exist"):
         discover_inputs([tmp_path / "missing"])
+
+
+def test_parquet_dictionary_columns_are_read(tmp_path):
+    # A pandas category column is stored as an Arrow dictionary; the sandbox sends its dictionaries too.
+    path = tmp_path / "d.parquet"
+    pq.write_table(
+        pa.table({"text": pa.array(["alpha", "beta"]).dictionary_encode(), "id": ["1", "2"]}), path
+    )
+    assert [(r.id, r.text) for r in read(ParquetReader, path)] == [("1", "alpha"), ("2", "beta")]
+
+
+def test_discovery_knows_every_corpus_format(tmp_path):
+    names = {
+        "a.jsonl.zst": "jsonl",
+        "b.csv": "csv",
+        "c.tsv.gz": "csv",
+        "d.csv.zst": "csv",
+        "e.arrow": "arrow",
+        "f.arrows": "arrow",
+        "g.feather": "arrow",
+        "h.ipc": "arrow",
+        "i.parquet": "parquet",
+        "j.md": "text",
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    inputs, skipped = discover_inputs([tmp_path])
+    assert {i.path.name: i.reader.format for i in inputs} == names
+    assert skipped == []
+
+
+MANIFEST_LINE = b'{"manifest_version": 1, "tool": {"name": "auditor", "version": "0.1.0"}, "inputs": []}\n'
+
+
+def test_a_filter_manifest_is_not_corpus(tmp_path):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "a.jsonl").write_text('{"text": "kept"}\n')
+    (clean / "filter-manifest.json").write_bytes(MANIFEST_LINE)
+    inputs, skipped = discover_inputs([clean])
+    assert [i.path.name for i in inputs] == ["a.jsonl"] and skipped == []  # passed over without a word
+    inputs, skipped = discover_inputs([clean / "filter-manifest.json"])
+    assert inputs == []
+    assert [s.reason for s in skipped] == [
+        "the manifest auditor filter wrote with a cleaned corpus, not corpus; not read"
+    ]
+
+
+def test_a_corpus_file_that_is_only_named_like_the_manifest_is_read(tmp_path):
+    (tmp_path / "filter-manifest.json").write_text('{"text": "a record, not a manifest"}\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "manifest.json").write_bytes(MANIFEST_LINE)  # the content alone is not enough
+    inputs, _ = discover_inputs([tmp_path])
+    assert [i.path.name for i in inputs] == ["filter-manifest.json", "manifest.json"]
