@@ -2,10 +2,13 @@
 
 ``auditor filter`` reads the report.json of a scan of the same corpus paths and writes every input again
 under a new folder, leaving out each record with an unsuppressed finding at or above a severity. JSONL
-keeps each kept line's bytes exactly as read and its compression (.gz, .zst); Parquet keeps its Arrow
-schema (with its metadata) and compression, streamed row group by row group; text files are copied
-whole. A record is named as the readers name it: (input path as written in report.json, 1-based row),
-where the row is the line for JSONL (blank lines count) and the row for Parquet.
+keeps each kept line's bytes exactly as read and its compression (.gz, .zst); CSV/TSV keeps the header
+and each kept row's bytes exactly as read (quoting, line ends, multi-line cells) and its compression;
+Parquet keeps its Arrow schema (with its metadata) and compression, streamed row group by row group;
+Arrow IPC keeps its format (file or stream), schema, metadata and buffer compression, streamed record
+batch by record batch; text files are copied whole. A record is named as the readers name it: (input
+path as written in report.json, 1-based row), where the row is the line for JSONL (blank lines count)
+and the row for CSV (after the header, blank lines not counted), Parquet and Arrow.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -29,12 +33,14 @@ import zstandard
 
 from auditor import __version__
 from auditor.errors import AuditorError, InputError, UsageError
-from auditor.limits import Limits
+from auditor.limits import Limits, parse_size
 from auditor.models import Severity
-from auditor.readers import InputFile, discover_inputs
+from auditor.readers import FILTER_MANIFEST_NAME, InputFile, discover_inputs
+from auditor.readers.arrow import arrow_kind
+from auditor.readers.delimited import dialect_for, iter_rows
 from auditor.readers.stream import CHUNK_BYTES, STREAM_ERRORS, check_decoded_head, open_decoded
 
-MANIFEST_NAME = "filter-manifest.json"
+MANIFEST_NAME = FILTER_MANIFEST_NAME
 MANIFEST_VERSION = 1
 PARQUET_BATCH_ROWS = 4096
 """Rows decoded at a time from a Parquet input; each source row group is written as one row group."""
@@ -60,8 +66,9 @@ class FilteredInput:
     Attributes:
         input: the input's path as written in report.json.
         output: where the cleaned copy went, relative to the output folder (POSIX style).
-        format: the reader format (``jsonl``, ``parquet``, ``text``).
-        read: rows read (JSONL lines, blank ones included; Parquet rows; 1 for a text file).
+        format: the reader format (``jsonl``, ``csv``, ``parquet``, ``arrow``, ``text``).
+        read: rows read (JSONL lines, blank ones included; CSV rows after the header, blank lines
+            not included; Parquet and Arrow rows; 1 for a text file).
         kept: rows written to the output.
         removed: the rows left out, in row order.
         unaudited: kept rows the scan skipped (unreadable, no text, too long): kept as they are, since
@@ -168,6 +175,28 @@ def scan_min_severity(report: Mapping[str, Any]) -> Severity:
             except ValueError:
                 break
     return Severity.INFO
+
+
+def scan_limits(report: Mapping[str, Any]) -> Limits:
+    """The record size limit the report's scan ran with (``--max-record-size``), as ``Limits``.
+
+    CSV rows are told apart by following their quoting; a row over the limit is followed by auditor's
+    own tracker rather than by the ``csv`` module, so filter uses the scan's limit to number rows as
+    the scan did.
+    """
+    args = [str(a) for a in (report.get("run") or {}).get("command") or []]
+    for i, arg in enumerate(args):
+        value = None
+        if arg == "--max-record-size" and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--max-record-size="):
+            value = arg.partition("=")[2]
+        if value is not None:
+            try:
+                return Limits(max_record_bytes=parse_size(value))
+            except ValueError:
+                break
+    return Limits()
 
 
 def output_name(input_name: str) -> str:
@@ -278,7 +307,9 @@ def _compressed_writer(path: Path, codec: str) -> Iterator[_Sink]:
             yield raw
 
 
-def _filter_jsonl(item: InputFile, target: Path, removed: Mapping[int, RemovedRecord]) -> tuple[int, int]:
+def _filter_jsonl(
+    item: InputFile, target: Path, removed: Mapping[int, RemovedRecord], limits: Limits
+) -> tuple[int, int]:
     # The input is opened as JsonlReader opens it (compression decided by content, the same limits),
     # and its rows are numbered the same way: lines split on b"\n", from 1, blank lines included, a
     # last line without a newline counted. Bytes are streamed through chunk by chunk, never decoded,
@@ -331,7 +362,9 @@ def _parquet_codec(meta: pq.FileMetaData) -> str:
     return "none" if codec == "uncompressed" else codec
 
 
-def _filter_parquet(item: InputFile, target: Path, removed: Mapping[int, RemovedRecord]) -> tuple[int, int]:
+def _filter_parquet(
+    item: InputFile, target: Path, removed: Mapping[int, RemovedRecord], limits: Limits
+) -> tuple[int, int]:
     source = pq.ParquetFile(item.path)
     meta = source.metadata
     schema = source.schema_arrow
@@ -360,13 +393,151 @@ def _filter_parquet(item: InputFile, target: Path, removed: Mapping[int, Removed
     return read, kept
 
 
-def _filter_text(item: InputFile, target: Path, removed: Mapping[int, RemovedRecord]) -> tuple[int, int]:
+def _filter_text(
+    item: InputFile, target: Path, removed: Mapping[int, RemovedRecord], limits: Limits
+) -> tuple[int, int]:
     # One record per file; a removed file is not written at all (the caller never calls this for it).
     shutil.copyfile(item.path, target)
     return 1, 1
 
 
-_WRITERS = {"jsonl": _filter_jsonl, "parquet": _filter_parquet, "text": _filter_text}
+def _filter_csv(
+    item: InputFile, target: Path, removed: Mapping[int, RemovedRecord], limits: Limits
+) -> tuple[int, int]:
+    # Rows are split exactly as CsvReader splits them (the same iter_rows, the same record limit), and
+    # each kept row is written as the bytes it was read from: the header, blank lines and rows that
+    # could not be parsed are kept as they are. A row over the limit is streamed through, never held.
+    opened = open_decoded(item.path, Limits(), "CSV")
+    if isinstance(opened, str):
+        raise InputError(f"cannot read {item.name}: {opened}")
+    read = kept = 0
+    try:
+        first = b""
+        if opened.codec != "text":
+            first, problem = check_decoded_head(opened.stream, opened.codec, "CSV")
+            if problem:
+                raise InputError(f"cannot read {item.name}: {problem}")
+        with _compressed_writer(target, opened.codec) as sink:
+
+            def spill(row: int, data: bytes) -> None:
+                if row not in removed:
+                    sink.write(data)
+
+            rows = iter_rows(opened.stream, first, limits.max_record_bytes, dialect_for(item.path), spill)
+            for entry in rows:
+                if entry.row:
+                    read += 1
+                    if entry.row in removed:
+                        continue
+                    kept += 1
+                for part in entry.raw:
+                    sink.write(part)
+    finally:
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            opened.close()
+    return read, kept
+
+
+_BATCH_MESSAGES = {"record batch", "dictionary batch"}
+
+
+def _ipc_compression(source: pa.MemoryMappedFile, start: int) -> str | None:
+    """The buffer compression (``lz4``, ``zstd``) of the first batch message of an IPC stream, or None."""
+    source.seek(start)
+    for message in pa.ipc.MessageReader.open_stream(source):
+        if message.type in _BATCH_MESSAGES:
+            try:
+                return _body_compression(message.metadata.to_pybytes())
+            except (struct.error, IndexError):
+                return None  # unreadable metadata: the reader reports it; write uncompressed
+    return None
+
+
+def _fb_field(buf: bytes, table: int, index: int) -> int | None:
+    """Where field ``index`` of the flatbuffer table at ``table`` is, or None when it is absent."""
+    vtable = table - struct.unpack_from("<i", buf, table)[0]
+    size = struct.unpack_from("<H", buf, vtable)[0]
+    if 4 + 2 * index + 2 > size:
+        return None
+    offset = struct.unpack_from("<H", buf, vtable + 4 + 2 * index)[0]
+    return table + offset if offset else None
+
+
+def _fb_table(buf: bytes, at: int) -> int:
+    return at + struct.unpack_from("<I", buf, at)[0]
+
+
+def _body_compression(meta: bytes) -> str | None:
+    # Arrow's Message.fbs: Message{version, header_type (1), header (2), ...}; a DictionaryBatch
+    # (header type 2) holds its RecordBatch as field 1; RecordBatch{length, nodes, buffers,
+    # compression (3)}; BodyCompression{codec (0): LZ4_FRAME = 0 (the default), ZSTD = 1}.
+    root = _fb_table(meta, 0)
+    kind_at, header_at = _fb_field(meta, root, 1), _fb_field(meta, root, 2)
+    if kind_at is None or header_at is None:
+        return None
+    table = _fb_table(meta, header_at)
+    if meta[kind_at] == 2:
+        data_at = _fb_field(meta, table, 1)
+        if data_at is None:
+            return None
+        table = _fb_table(meta, data_at)
+    compression_at = _fb_field(meta, table, 3)
+    if compression_at is None:
+        return None
+    codec_at = _fb_field(meta, _fb_table(meta, compression_at), 0)
+    return "zstd" if codec_at is not None and meta[codec_at] == 1 else "lz4"
+
+
+def _filter_arrow(
+    item: InputFile, target: Path, removed: Mapping[int, RemovedRecord], limits: Limits
+) -> tuple[int, int]:
+    # Read as ArrowReader reads it (file format memory-mapped, batch by batch; stream format message
+    # by message) and every batch fully validated before its rows are touched; each source batch is
+    # written as one batch of what it keeps, with its custom metadata, in the same format.
+    source = pa.memory_map(os.fsdecode(item.path))
+    head = source.read(8)
+    kind = arrow_kind(head) or "stream"  # a stream written before Arrow 0.15 has no marker
+    compression = _ipc_compression(source, 8 if kind == "file" else 0)
+    source.seek(0)
+    batches: Iterator[tuple[pa.RecordBatch, Any]]
+    if kind == "file":
+        file_reader = pa.ipc.open_file(source)
+        schema, footer = file_reader.schema, file_reader.metadata
+        count = file_reader.num_record_batches
+        batches = (file_reader.get_batch_with_custom_metadata(i) for i in range(count))
+    else:
+        stream_reader = pa.ipc.open_stream(source)
+        schema, footer = stream_reader.schema, None
+        batches = stream_reader.iter_batches_with_custom_metadata()
+    options = pa.ipc.IpcWriteOptions(compression=compression, emit_dictionary_deltas=True)
+    read = kept = 0
+    with target.open("wb") as sink:
+        writer = (
+            pa.ipc.new_file(sink, schema, options=options, metadata=footer)
+            if kind == "file"
+            else pa.ipc.new_stream(sink, schema, options=options)
+        )
+        with writer:
+            for batch, custom in batches:
+                batch.validate(full=True)
+                n = batch.num_rows
+                if removed:
+                    mask = pa.array([(read + i + 1) not in removed for i in range(n)], type=pa.bool_())
+                    batch = batch.filter(mask)
+                read += n
+                if batch.num_rows:
+                    writer.write_batch(batch, custom_metadata=custom)
+                    kept += batch.num_rows
+    return read, kept
+
+
+_WRITERS = {
+    "jsonl": _filter_jsonl,
+    "csv": _filter_csv,
+    "parquet": _filter_parquet,
+    "arrow": _filter_arrow,
+    "text": _filter_text,
+}
 
 
 def _check_counts(name: str, read: int, kept: int, removed: Mapping[int, RemovedRecord]) -> None:
@@ -445,6 +616,7 @@ def filter_corpus(
     if strays:
         raise UsageError(f"report.json has findings for {strays[0]!r}, which is not among its inputs")
 
+    limits = scan_limits(report)
     out.mkdir(parents=True, exist_ok=True)
     results: list[FilteredInput] = []
     for item in inputs:
@@ -456,7 +628,7 @@ def filter_corpus(
                 _check_counts(item.name, read, kept, removed)
             else:
                 with _atomic(target) as tmp:  # renamed into place only once the counts add up
-                    read, kept = _WRITERS[item.reader.format](item, tmp, removed)
+                    read, kept = _WRITERS[item.reader.format](item, tmp, removed, limits)
                     _check_counts(item.name, read, kept, removed)
         except (*STREAM_ERRORS, pa.ArrowException) as exc:
             raise InputError(
@@ -482,8 +654,8 @@ def filter_corpus(
         not_copied=tuple(s.input for s in skipped),
     )
     with _atomic(manifest_path) as tmp:
-        # One line: ``.json`` is also a JSON Lines suffix, so a later ``auditor scan`` of the output
-        # folder sees the manifest as one record without text (one skip), not thousands of broken lines.
+        # One line opening with the manifest_version and tool keys: that is how discovery knows the
+        # manifest in a later ``auditor scan`` of the output folder and passes over it (it is not corpus).
         tmp.write_text(
             json.dumps(manifest_record(result, report, findings_path), ensure_ascii=False) + "\n",
             encoding="utf-8",

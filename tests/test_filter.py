@@ -14,9 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from auditor.filter import MANIFEST_NAME, filter_corpus, output_name, records_to_remove
+from auditor.filter import MANIFEST_NAME, _ipc_compression, filter_corpus, output_name, records_to_remove
+from auditor.limits import Limits
 from auditor.models import Severity
 from auditor.readers import FieldSpec
+from auditor.readers.arrow import ArrowReader
+from auditor.readers.delimited import CsvReader
 from auditor.readers.jsonl import JsonlReader
 from auditor.readers.parquet import ParquetReader
 from tests.conftest import SAMPLES
@@ -184,8 +187,9 @@ def test_sample_filtered_corpus_rescans_clean_at_the_threshold(sample: dict[str,
     report = json.loads((rescan / "report.json").read_text(encoding="utf-8"))
     assert report["summary"]["by_severity"]["critical"] == report["summary"]["by_severity"]["high"] == 0
     assert report["summary"]["records_scanned"] == manifest(sample["clean"])["totals"]["kept"]
-    # The one-line manifest is the only thing in the folder that is not corpus: one skip at most.
-    assert report["summary"]["records_skipped"] <= 1
+    # The manifest in the cleaned folder is not corpus: discovery passes over it, so nothing is skipped.
+    assert report["summary"]["records_skipped"] == 0 and report["skipped"] == []
+    assert MANIFEST_NAME not in json.dumps(report["inputs"])
 
 
 # ------------------------------------------------------------------------------------ JSONL round trips
@@ -472,3 +476,150 @@ def test_cli_filter_an_unreadable_input_exits_3_and_writes_nothing_for_it(
     err = invoke(["filter", corpus, "--findings", report, "-o", tmp_path / "clean"], 3, capsys)
     assert "cannot read" in err
     assert not [p for p in (tmp_path / "clean").rglob("*") if p.is_file()]
+
+
+# --------------------------------------------------------------------------------- CSV round trips
+
+# A CSV that exercises row numbering: CRLF, a cell over three lines, a blank line (no row), a row with
+# a cell too many and one that is not UTF-8 (skipped by the scan, kept as they are), no final newline.
+CSV_ROWS = [
+    b"id,text,meta.url\r\n",  # the header: always kept
+    b"a,first record,https://a.example/\r\n",  # row 1
+    b'b,"a cell ""quoted""\r\nover\r\nthree lines",\r\n',  # 2
+    b"\r\n",  # a blank line: no row
+    b"c,one,cell,too many\r\n",  # 3
+    b"d,caf\xe9,\r\n",  # 4
+    b"e,fifth,https://libgen.is/x\r\n",  # 5
+    b"f,last row no newline,",  # 6
+]
+
+
+def write_csv(path: Path, rows: list[bytes] = CSV_ROWS) -> Path:
+    data = b"".join(rows)
+    if path.name.endswith(".tsv") or ".tsv." in path.name:
+        data = data.replace(b",", b"\t")
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    elif path.name.endswith(".zst"):
+        data = zstandard.ZstdCompressor().compress(data)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz", "t.csv.zst", "t.tsv"])
+def test_csv_round_trip_keeps_bytes_compression_and_reader_rows(tmp_path: Path, name: str) -> None:
+    src = tmp_path / "corpus"
+    src.mkdir()
+    table = write_csv(src / name)
+    rows = {r.id: r.row for r in CsvReader(FieldSpec()).read(table, table.as_posix()) if hasattr(r, "id")}
+    assert rows == {"a": 1, "b": 2, "e": 5, "f": 6}  # rows 3 and 4 are skipped by the scan
+    report = make_report(
+        [table], [finding(table.as_posix(), rows["b"]), finding(table.as_posix(), rows["e"])]
+    )
+    out = tmp_path / "clean"
+    result = filter_corpus([src], report, out)
+    assert (result.read, result.kept, result.removed) == (6, 4, 2)
+    cleaned = out / output_name(table.as_posix())
+    expected = b"".join(r for i, r in enumerate(CSV_ROWS) if i not in (2, 6))
+    if ".tsv" in name:
+        expected = expected.replace(b",", b"\t")
+    assert decompressed(cleaned) == expected
+    assert cleaned.read_bytes()[:4] == table.read_bytes()[:4]  # the same compression (or none)
+    kept = [r.id for r in CsvReader(FieldSpec()).read(cleaned, "x") if hasattr(r, "id")]
+    assert kept == ["a", "f"]
+
+
+def test_csv_rows_over_the_scan_limit_are_streamed_through_and_numbered_alike(tmp_path: Path) -> None:
+    huge = b"x" * 5000
+    rows = [
+        b"id,text\n",
+        b"a,short\n",  # row 1
+        b'b,"' + huge + b"\n" + huge + b'"\n',  # 2: over the scan's --max-record-size of 1000 bytes
+        b"c,flagged\n",  # 3
+        b"d,kept\n",  # 4
+    ]
+    table = write_csv(tmp_path / "long.csv", rows)
+    limits = Limits(max_record_bytes=1000)
+    read_rows = {r.row: getattr(r, "id", None) for r in CsvReader(FieldSpec(), limits).read(table, "x")}
+    assert read_rows == {1: "a", 2: None, 3: "c", 4: "d"}
+    command = ["auditor", "scan", "x", "--max-record-size", "1000"]
+    report = make_report([table], [finding(table.as_posix(), 3)], command)
+    result = filter_corpus([table], report, tmp_path / "clean")
+    assert (result.read, result.kept, result.removed) == (4, 3, 1)
+    cleaned = tmp_path / "clean" / output_name(table.as_posix())
+    assert cleaned.read_bytes() == b"".join(rows[:3] + rows[4:])
+
+
+# ------------------------------------------------------------------------------- Arrow round trips
+
+
+def _arrow_table(n: int) -> pa.Table:
+    schema = pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("text", pa.large_string()),
+            pa.field("n", pa.int32()),
+            pa.field("tags", pa.list_(pa.string())),
+            pa.field("lang", pa.dictionary(pa.int8(), pa.string())),
+            pa.field("meta", pa.struct([("url", pa.string()), ("license", pa.string())])),
+        ],
+        metadata={b"origin": b"crawl-7"},
+    )
+    return pa.table(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "text": [f"text {i}" if i % 11 else None for i in range(n)],
+            "n": pa.array([i if i % 7 else None for i in range(n)], pa.int32()),
+            "tags": [[f"t{i % 3}"] * (i % 4) for i in range(n)],
+            "lang": pa.array([["en", "fr", "de"][i % 3] for i in range(n)])
+            .dictionary_encode()
+            .cast(pa.dictionary(pa.int8(), pa.string())),
+            "meta": [{"url": f"https://x.example/{i}", "license": ["MIT", None][i % 2]} for i in range(n)],
+        },
+        schema=schema,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "compression"),
+    [("a.arrow", "file", "zstd"), ("b.arrows", "stream", "lz4"), ("c.feather", "file", None)],
+)
+def test_arrow_round_trip_keeps_format_schema_metadata_and_compression(
+    tmp_path: Path, name: str, fmt: str, compression: str | None
+) -> None:
+    n = 2500
+    table = _arrow_table(n)
+    path = tmp_path / name
+    options = pa.ipc.IpcWriteOptions(compression=compression)
+    writer = (
+        pa.ipc.new_file(path, table.schema, options=options, metadata={b"footer": b"kept"})
+        if fmt == "file"
+        else pa.ipc.new_stream(path, table.schema, options=options)
+    )
+    with writer:
+        for i, batch in enumerate(table.to_batches(max_chunksize=1500)):  # sliced by the reader at 1024
+            writer.write_batch(batch, custom_metadata={b"batch": str(i).encode()})
+    rows = {r.id: r.row for r in ArrowReader(FieldSpec()).read(path, path.as_posix()) if hasattr(r, "id")}
+    gone = {1, 2, 1024, 1025, 1500, 1501, 2500}
+    assert all(rows[f"r{r - 1}"] == r for r in gone if (r - 1) % 11)  # the reader's row numbers
+    report = make_report([path], [finding(path.as_posix(), r) for r in sorted(gone)])
+    out = tmp_path / "clean"
+    result = filter_corpus([path], report, out)
+    assert (result.read, result.kept, result.removed) == (n, n - len(gone), len(gone))
+    cleaned = out / output_name(path.as_posix())
+    assert cleaned.read_bytes()[:6] == path.read_bytes()[:6]  # the same format (file or stream)
+    source = pa.memory_map(str(cleaned))
+    assert _ipc_compression(source, 8 if fmt == "file" else 0) == compression
+    if fmt == "file":
+        reader = pa.ipc.open_file(cleaned)
+        assert reader.metadata == {b"footer": b"kept"}
+        assert [reader.get_batch_with_custom_metadata(i)[1] for i in range(reader.num_record_batches)] == [
+            pa.KeyValueMetadata({b"batch": b"0"}),
+            pa.KeyValueMetadata({b"batch": b"1"}),
+        ]
+    else:
+        reader = pa.ipc.open_stream(cleaned)
+    got = reader.read_all()
+    assert got.schema.equals(table.schema, check_metadata=True)
+    keep = pa.array([row not in gone for row in range(1, n + 1)])
+    assert got.equals(table.filter(keep))
