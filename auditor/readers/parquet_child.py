@@ -68,9 +68,16 @@ def read_frames(
 
 
 def batch_payload(batch: Any) -> bytes:
-    """One record batch as a complete IPC stream: the schema and dictionaries travel with it."""
+    """One record batch as a complete IPC stream: the schema and any dictionaries travel with it.
+
+    Dictionary-encoded top-level columns are sent decoded: a slice of 1,024 rows would otherwise carry
+    the column's whole dictionary each time (the parent reads values, never codes).
+    """
     import pyarrow as pa
 
+    if any(pa.types.is_dictionary(f.type) for f in batch.schema):
+        columns = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in batch.columns]
+        batch = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
