@@ -2,7 +2,8 @@
 
 Records stream from the readers in input order and are audited in bounded batches, in this process
 or in worker processes (``workers``); results come back in input order, so the outcome does not
-depend on the number of workers.
+depend on the number of workers. Another :class:`Engine` (the Ray engine) may instead audit whole
+inputs elsewhere and hand back an :class:`InputAudit` of each, in input order: the outcome is the same.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from auditor import kernels
 from auditor.checkpoint import CheckpointStore, InputCheckpoint
 from auditor.lifetime import die_with_parent
 from auditor.limits import Limits
-from auditor.match import Matcher, MatchSettings
+from auditor.match import BandLookup, Matcher, MatchSettings
 from auditor.models import (
     AuditResult,
     Finding,
@@ -83,8 +84,17 @@ class _Facts:
 class RecordAuditor:
     """Audits one record at a time against every registry and rule; held once per worker."""
 
-    def __init__(self, registries: Sequence[WorkRegistry], rules: RuleSet, options: ScanOptions) -> None:
-        self.matchers = [Matcher(r, options.match) for r in registries]
+    def __init__(
+        self,
+        registries: Sequence[WorkRegistry],
+        rules: RuleSet,
+        options: ScanOptions,
+        lookups: Sequence[BandLookup] | None = None,
+    ) -> None:
+        """Audit against ``registries`` with ``rules``; ``lookups`` (one per registry) are where band
+        keys are looked up, by default each registry's own index in this process."""
+        where: Sequence[BandLookup | None] = lookups or [None] * len(registries)
+        self.matchers = [Matcher(r, options.match, at) for r, at in zip(registries, where, strict=True)]
         if self.matchers:
             # Load compiled kernels and the tokenizer's Unicode tables once, here, so that forked
             # workers inherit them instead of each loading them again.
@@ -138,6 +148,106 @@ def _audited(auditor: RecordAuditor, batch: list[Record]) -> _Audited:
     return auditor.audit_batch(batch), [source_keys(r) for r in batch]
 
 
+@dataclass(slots=True)
+class InputAudit:
+    """One input audited whole, by a worker that may be on another machine: what the scan needs of it,
+    without the records' texts.
+
+    Attributes:
+        name: the input's name in reports.
+        size: its size in bytes, and ``mtime_ns`` its modification time, when it was read.
+        sha256: the digest of the bytes read ("" when it could not be read).
+        records: records audited.
+        skipped_rows: records skipped.
+        skipped: every Skipped the input gave, in reading order (for an input that could not be
+            read, the one that says why).
+        found: per record with findings, in row order: its row, raw findings (before suppression)
+            and source keys.
+        clean: the source tally of the records without findings.
+    """
+
+    name: str
+    size: int = 0
+    mtime_ns: int = 0
+    sha256: str = ""
+    records: int = 0
+    skipped_rows: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    found: list[tuple[int, list[Finding], SourceKeys]] = field(default_factory=list)
+    clean: SourceTally = field(default_factory=SourceTally)
+
+    @property
+    def unreadable(self) -> bool:
+        return not self.sha256
+
+
+def _records(
+    item: InputFile, fields: FieldSpec, limits: Limits, on_skip: Callable[[Skipped], None]
+) -> Iterator[list[Record]]:
+    """An input's records in batches of :data:`BATCH_RECORDS`; every Skipped goes to ``on_skip``."""
+    batch: list[Record] = []
+    for entry in item.reader(fields, limits).read(item.path, item.name):
+        if isinstance(entry, Skipped):
+            on_skip(entry)
+            continue
+        batch.append(entry)
+        if len(batch) >= BATCH_RECORDS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def audit_input(auditor: RecordAuditor, item: InputFile, fields: FieldSpec, limits: Limits) -> InputAudit:
+    """Read and audit one whole input in this process (a Ray worker's unit of work)."""
+    result = InputAudit(item.name)
+    try:
+        stat = item.path.stat()
+        result.sha256 = _sha256(item.path)  # hashed before reading, as the local engine does
+    except OSError as exc:
+        result.skipped.append(Skipped(item.name, None, f"cannot read: {exc.strerror or exc}"))
+        result.sha256 = ""
+        return result
+    result.size, result.mtime_ns = stat.st_size, stat.st_mtime_ns
+
+    def on_skip(entry: Skipped) -> None:
+        result.skipped.append(entry)
+        if entry.row is not None:
+            result.skipped_rows += 1
+
+    for batch in _records(item, fields, limits, on_skip):
+        findings, keys = _audited(auditor, batch)
+        result.records += len(batch)
+        for record, raw, record_keys in zip(batch, findings, keys, strict=True):
+            if raw:
+                result.found.append((record.row, raw, record_keys))
+            else:
+                result.clean.add_keys(record_keys, None)
+    return result
+
+
+class Engine(Protocol):
+    """Where whole inputs are audited when not in this machine's processes (see ``auditor.ray_engine``)."""
+
+    def discover(self, corpus: Sequence[str]) -> tuple[list[Any], list[Skipped]]:
+        """The corpus's inputs, sorted by name (each with ``name``, ``size`` and ``reader``), and skips."""
+        ...
+
+    def identify(self, item: Any) -> tuple[int, int, str]:
+        """An input's size, modification time (ns) and sha256, for resuming from checkpoints."""
+        ...
+
+    def audit_inputs(
+        self,
+        items: Sequence[Any],
+        registries: Sequence[WorkRegistry],
+        rules: RuleSet,
+        options: ScanOptions,
+    ) -> Iterator[InputAudit]:
+        """:func:`audit_input` of every item, yielded in the order given."""
+        ...
+
+
 def _sha256(path: Path) -> str:
     with open_regular(path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
@@ -161,7 +271,15 @@ class _Replay:
     checkpoint: InputCheckpoint
 
 
-_Event = _InputDone | _Replay | None
+@dataclass(slots=True)
+class _Remote:
+    """Stands for an input another engine audited whole, with the key its checkpoint is saved under."""
+
+    audit: InputAudit
+    key: str
+
+
+_Event = _InputDone | _Replay | _Remote | None
 
 
 def _batches(
@@ -192,31 +310,74 @@ def _batches(
             yield [], _Replay(saved)
             continue
         done = InputCheckpoint(name=item.name, key=key, sha256=digests[item.name])
-        batch: list[Record] = []
-        for entry in item.reader(fields, limits).read(item.path, item.name):
-            if isinstance(entry, Skipped):
-                skipped.append(entry)
-                done.skipped.append(entry)
-                if entry.row is not None:  # records read = records scanned + records skipped
-                    tally[1] += 1
-                continue
-            tally[0] += 1
-            batch.append(entry)
-            if len(batch) >= BATCH_RECORDS:
-                yield batch, None
-                batch = []
+
+        def on_skip(entry: Skipped, done: InputCheckpoint = done, tally: list[int] = tally) -> None:
+            skipped.append(entry)
+            done.skipped.append(entry)
+            if entry.row is not None:  # records read = records scanned + records skipped
+                tally[1] += 1
+
+        last: list[Record] = []  # held back: the input's last batch travels with its event
+        for batch in _records(item, fields, limits, on_skip):
+            tally[0] += len(batch)
+            if last:
+                yield last, None
+            last = batch
         done.records, done.skipped_rows = tally
-        yield batch, _InputDone(done)
+        yield last, _InputDone(done)
+
+
+def _remote_batches(
+    engine: Engine,
+    items: list[Any],
+    work: tuple[Sequence[WorkRegistry], RuleSet, ScanOptions],
+    skipped: list[Skipped],
+    counts: dict[str, list[int]],
+    digests: dict[str, str],
+    store: CheckpointStore | None,
+) -> Iterator[tuple[list[Record], _Event]]:
+    """:func:`_batches` for an engine that audits whole inputs: one event per input, in input order."""
+    restored: dict[str, InputCheckpoint] = {}
+    if store is not None and store.resume:
+        for item in items:
+            try:
+                size, mtime_ns, digest = engine.identify(item)
+            except OSError:
+                continue  # the worker reports why it cannot be read
+            saved = store.load(item.name, store.key_for(item.name, size, mtime_ns, digest))
+            if saved is not None:
+                restored[item.name] = saved
+    audits = engine.audit_inputs([i for i in items if i.name not in restored], *work)
+    for item in items:
+        tally = counts.setdefault(item.name, [0, 0])
+        saved = restored.get(item.name)
+        if saved is not None:
+            digests[item.name] = saved.sha256
+            skipped.extend(saved.skipped)
+            tally[:] = [saved.records, saved.skipped_rows]
+            yield [], _Replay(saved)
+            continue
+        audit = next(audits)
+        if audit.name != item.name:
+            raise RuntimeError(f"engine returned {audit.name!r} in the place of {item.name!r}")
+        skipped.extend(audit.skipped)
+        if audit.unreadable:
+            continue
+        digests[item.name] = audit.sha256
+        tally[:] = [audit.records, audit.skipped_rows]
+        key = store.key_for(item.name, audit.size, audit.mtime_ns, audit.sha256) if store else ""
+        yield [], _Remote(audit, key)
 
 
 def scan(
-    corpus: Sequence[Path],
+    corpus: Sequence[Path | str],
     registries: Sequence[WorkRegistry],
     rules: RuleSet,
     options: ScanOptions | None = None,
     progress: Callable[[Progress], None] | None = None,
     suppressor: Suppressor | None = None,
     checkpoints: CheckpointStore | None = None,
+    engine: Engine | None = None,
 ) -> AuditResult:
     """Audit every record of the corpus against the registries and rules.
 
@@ -230,13 +391,18 @@ def scan(
             suppressed findings are kept but count towards neither source risk nor flagged records.
         checkpoints: where each completed input is saved and, when resuming, restored from; it
             covers the suppressor only through the settings its caller gives it.
+        engine: audit whole inputs there (the Ray engine) instead of in this machine's processes;
+            the corpus may then name URLs the engine reads. The outcome is the same.
 
     Raises:
         UsageError: a corpus path does not exist.
     """
     options = options or ScanOptions()
     started = _now()
-    inputs, skipped = discover_inputs(list(corpus))
+    if engine is None:
+        inputs, skipped = discover_inputs([Path(c) for c in corpus])
+    else:
+        inputs, skipped = engine.discover([str(c) for c in corpus])
     skipped = list(skipped)
     bytes_total = sum(item.size for item in inputs)
     counts: dict[str, list[int]] = {}
@@ -283,6 +449,29 @@ def scan(
                 take(event.checkpoint.name, row, raw)
             tally.merge(event.checkpoint.tally)
             records_done += event.checkpoint.records
+        elif isinstance(event, _Remote):
+            audit, input_tally, kept = event.audit, SourceTally(), []
+            input_tally.merge(audit.clean)
+            for row, raw, record_keys in audit.found:
+                found = take(audit.name, row, raw)
+                kept.append((row, raw))
+                worst = max((f.severity for f in found if f.suppressed is None), default=None)
+                input_tally.add_keys(record_keys, worst)
+            records_done += audit.records
+            tally.merge(input_tally)
+            if checkpoints is not None:
+                checkpoints.save(
+                    InputCheckpoint(
+                        name=audit.name,
+                        key=event.key,
+                        sha256=audit.sha256,
+                        records=audit.records,
+                        skipped_rows=audit.skipped_rows,
+                        skipped=audit.skipped,
+                        findings=kept,
+                        tally=input_tally,
+                    )
+                )
         elif isinstance(event, _InputDone):
             complete = event.checkpoint
             complete.findings, complete.tally = open_inputs.pop(complete.name, ([], SourceTally()))
@@ -296,9 +485,13 @@ def scan(
     digests: dict[str, str] = {}
     if checkpoints is not None:
         checkpoints.begin(_run_settings(registries, rules, options))
-    batches = _batches(inputs, options.fields, skipped, counts, options.limits, digests, checkpoints)
+    if engine is None:
+        batches = _batches(inputs, options.fields, skipped, counts, options.limits, digests, checkpoints)
+    else:
+        work = (registries, rules, options)
+        batches = _remote_batches(engine, inputs, work, skipped, counts, digests, checkpoints)
     try:
-        _run(batches, auditor, consume, max(1, options.workers))
+        _run(batches, auditor, consume, max(1, options.workers) if engine is None else 1)
     finally:
         if checkpoints is not None:
             checkpoints.close()

@@ -96,25 +96,43 @@ Hits = dict[int, list[tuple[int, int]]]
 """Candidate work → [(record window start, passage start)], sorted."""
 
 
-def candidates_many(registry: WorkRegistry, bands: KeyIndex, sketch: Sketch) -> dict[int, Hits]:
+BandLookup = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""Band keys → every hit in the band index as three arrays: the position of its key among the keys
+given, and its passage's work and start. Any order: :func:`candidates_many` sorts."""
+
+
+def local_band_lookup(registry: WorkRegistry, bands: KeyIndex) -> BandLookup:
+    """The registry's own band index, looked up in this process."""
+
+    def lookup(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        query, lo, count = bands.ranges(keys)
+        passages = registry.band_passage[expand_ranges(lo, count)]
+        return (
+            np.repeat(query, count),
+            registry.passage_work[passages].astype(np.int64),
+            registry.passage_start[passages].astype(np.int64),
+        )
+
+    return lookup
+
+
+def expand_ranges(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Every row of the ranges [lo, lo + count), concatenated."""
+    return np.repeat(lo, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+
+
+def candidates_many(lookup: BandLookup, sketch: Sketch) -> dict[int, Hits]:
     """Look up a batch's band keys; returns record → its :data:`Hits` (records without any left out)."""
     keys = sketch.keys
-    query, lo, count = bands.ranges(keys.reshape(-1))
+    query, work, start = lookup(keys.reshape(-1))
     if len(query) == 0:
         return {}
-    rows = np.repeat(lo, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
-    passages = registry.band_passage[rows]
-    windows = np.repeat(query // keys.shape[1], count)
-    columns = (
-        sketch.window_record[windows],
-        registry.passage_work[passages].astype(np.int64),
-        sketch.window_start[windows],
-        registry.passage_start[passages].astype(np.int64),
-    )
+    windows = query // keys.shape[1]
+    columns = (sketch.window_record[windows], work, sketch.window_start[windows], start)
     table = np.unique(np.stack(columns, axis=1), axis=0)
     out: dict[int, Hits] = {}
-    for record, work, rec_start, pass_start in table.tolist():
-        out.setdefault(record, {}).setdefault(work, []).append((rec_start, pass_start))
+    for record, work_, rec_start, pass_start in table.tolist():
+        out.setdefault(record, {}).setdefault(work_, []).append((rec_start, pass_start))
     return out
 
 
@@ -270,12 +288,25 @@ def _clip(text: str | None, start: int, end: int) -> str | None:
 class Matcher:
     """Finds verified copies of one registry's works in records."""
 
-    def __init__(self, registry: WorkRegistry, settings: MatchSettings | None = None) -> None:
+    def __init__(
+        self,
+        registry: WorkRegistry,
+        settings: MatchSettings | None = None,
+        lookup: BandLookup | None = None,
+    ) -> None:
+        """Match against ``registry`` with ``settings``.
+
+        Args:
+            lookup: where band keys are looked up; by default the registry's own band index, in this
+                process (the Ray engine looks them up in the partitions of the index instead).
+        """
         self.registry = registry
         self.settings = settings or MatchSettings()
         self.config: FingerprintConfig = registry.config
         self.fingerprinter = Fingerprinter(self.config)
-        self.bands = KeyIndex(registry.band_key, registry.band_buckets)
+        if lookup is None:
+            lookup = local_band_lookup(registry, KeyIndex(registry.band_key, registry.band_buckets))
+        self.lookup = lookup
         self.boilerplate = KeyIndex(registry.boilerplate)
 
     def match(self, text: str, tokens: Tokens, file_keys: Mapping[str, Any] | None = None) -> list[Match]:
@@ -298,7 +329,7 @@ class Matcher:
     ) -> list[list[Match]]:
         """:meth:`match` of a batch of records: fingerprinted and looked up together, verified one by one."""
         sketch = self.sketch(tokens)
-        found = candidates_many(self.registry, self.bands, sketch)
+        found = candidates_many(self.lookup, sketch)
         return [
             self.verify(
                 texts[r],
