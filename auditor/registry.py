@@ -40,7 +40,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -623,8 +623,19 @@ PARALLEL_TEXT_CHARS = 8_000_000
 """Below this much work text, worker processes cost more than they save."""
 
 
-def _tokenise_all(works: Sequence[WorkSource], k: int) -> list[_WorkTokens]:
-    """:func:`_tokenise` of every work, in worker processes (one per core) when there is enough text."""
+Mapper = Callable[[Callable[..., Any], list[tuple[Any, ...]], tuple[Any, ...]], list[Any]]
+"""``mapper(function, calls, shared)`` is ``[function(*call, *shared) for call in calls]`` run
+somewhere else (the Ray engine's tasks, ``shared`` sent once); results in call order."""
+
+
+def _tokenise_all(works: Sequence[WorkSource], k: int, mapper: Mapper | None = None) -> list[_WorkTokens]:
+    """:func:`_tokenise` of every work: through ``mapper`` if given, else in worker processes (one per
+    core) when there is enough text."""
+    if mapper is not None:
+        done = mapper(_tokens_of, [(w.text,) for w in works], (k,))
+        for work, (_, digest) in zip(works, done, strict=True):
+            work.text_hash = digest
+        return [tokens for tokens, _ in done]
     workers = min(len(works), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     if workers < 2 or sum(len(w.text or "") for w in works) < PARALLEL_TEXT_CHARS:
         return [_tokenise(w, k) for w in works]
@@ -690,6 +701,30 @@ def _page_ranges(pages: Iterable[int]) -> str:
     return ", ".join(out)
 
 
+@functools.lru_cache(maxsize=4)
+def _fingerprinter(config: FingerprintConfig) -> Fingerprinter:
+    return Fingerprinter(config)
+
+
+def _sign_work(
+    shingles: np.ndarray,
+    boilerplate: np.ndarray,
+    config: FingerprintConfig,
+    boilerplate_index: KeyIndex | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One work's shingles with boilerplate masked, its passage signatures, their starts and their
+    band keys (a unit of the build that may run on another machine)."""
+    fingerprinter = _fingerprinter(config)
+    values = shingles.copy()
+    if len(boilerplate) and len(values):
+        index = boilerplate_index if boilerplate_index is not None else KeyIndex(boilerplate)
+        values[index.contains(values)] = MASKED
+        values = mask_template_fills(values, config.boilerplate_fill)
+    sigs, starts = fingerprinter.window_signatures(values)
+    keys = fingerprinter.band_keys(sigs) if len(sigs) else np.empty((0, config.bands), dtype=np.uint64)
+    return values, sigs, starts, keys
+
+
 def _assemble_and_write(
     out: Path,
     works: list[WorkSource],
@@ -702,9 +737,9 @@ def _assemble_and_write(
     gathered: Gathered,
     previous: dict[str, Any] | None,
     previous_ids: frozenset[str] = frozenset(),
+    mapper: Mapper | None = None,
 ) -> dict[str, Any]:
     """Group editions, mask boilerplate, sign passages, index bands and write the registry folder."""
-    fingerprinter = Fingerprinter(config)
     groups = edition_groups(works)
     for work, group in zip(works, groups, strict=True):
         work.group = group
@@ -724,12 +759,14 @@ def _assemble_and_write(
     passage_sigs: list[np.ndarray] = []
     band_keys: list[np.ndarray] = []
     n_passages = 0
-    for idx, (work, toks) in enumerate(zip(works, tokens, strict=True)):
+    signed: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    if mapper is None:
+        signed = (_sign_work(t.shingles, boilerplate, config, boilerplate_index) for t in tokens)
+    else:
+        signed = iter(mapper(_sign_work, [(t.shingles,) for t in tokens], (boilerplate, config)))
+    for idx, (work, toks, signed_work) in enumerate(zip(works, tokens, signed, strict=True)):
+        values, sigs, wstarts, keys_ = signed_work
         n_tok = len(toks.starts)
-        values = toks.shingles.copy()
-        if len(boilerplate) and len(values):
-            values[boilerplate_index.contains(values)] = MASKED
-            values = mask_template_fills(values, config.boilerplate_fill)
         raw = np.zeros(n_tok, dtype=np.uint64)
         raw[: len(toks.shingles)] = toks.shingles
         masked = np.zeros(n_tok, dtype=bool)
@@ -744,12 +781,11 @@ def _assemble_and_write(
         cols["end"].append(toks.ends.astype(np.uint32))
         cols["shingle"].append(raw)
         cols["masked"].append(masked.view(np.uint8))
-        sigs, wstarts = fingerprinter.window_signatures(values)
         if len(sigs):
             passage_work.append(np.full(len(sigs), idx, dtype=np.uint32))
             passage_start.append(wstarts.astype(np.int32))
             passage_sigs.append(sigs)
-            band_keys.append(fingerprinter.band_keys(sigs))
+            band_keys.append(keys_)
             n_passages += len(sigs)
 
     def cat(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
@@ -861,6 +897,7 @@ def build_registry(
     config: FingerprintConfig | None = None,
     fingerprints_only: bool = False,
     progress: Progress | None = None,
+    mapper: Mapper | None = None,
 ) -> dict[str, Any]:
     """Build a registry folder from work files and catalogues; returns its manifest.
 
@@ -872,6 +909,8 @@ def build_registry(
         config: fingerprint settings (default settings if None).
         fingerprints_only: keep signatures, offsets, hashes and metadata but no work text.
         progress: called with (work files read, work files in all).
+        mapper: where works are tokenised and fingerprinted (the Ray engine's tasks); by default in
+            this machine's processes. The registry is the same either way.
 
     Raises:
         UsageError: bad sources, or no work could be read at all (the manifest's ``report`` lists
@@ -880,7 +919,7 @@ def build_registry(
     config = config or FingerprintConfig()
     gathered = gather_sources(sources, catalogues, progress)
     _check_gathered(gathered, "built")
-    tokens = _tokenise_all(gathered.works, config.shingle_size)
+    tokens = _tokenise_all(gathered.works, config.shingle_size, mapper)
     return _assemble_and_write(
         Path(out),
         gathered.works,
@@ -891,6 +930,7 @@ def build_registry(
         action="build",
         gathered=gathered,
         previous=None,
+        mapper=mapper,
     )
 
 
@@ -1175,8 +1215,19 @@ _META_COLUMNS = [
 class WorkRegistry:
     """An opened registry, ready for matching: arrays in memory, work texts read on demand."""
 
-    def __init__(self, path: Path, *, verify: bool = True, full_check: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, verify: bool = True, full_check: bool = False, bands: bool = True
+    ) -> None:
+        """Open and check the registry at ``path``.
+
+        Args:
+            verify: check the data files against the manifest's checksums (``full_check``: sha256).
+            bands: map the band index and read the passage table; without them the registry
+                verifies candidates but cannot find them (a Ray worker: its look-ups go to the
+                partitions of the index, see :func:`read_band_partition`).
+        """
         self.path = Path(path)
+        self._with_bands = bands
         self.manifest = read_manifest(self.path)
         if verify:
             verify_files(self.path, self.manifest, full=full_check)
@@ -1216,15 +1267,22 @@ class WorkRegistry:
         self.work_offset = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         if self.work_offset[-1] != len(self.tok_start):
             raise RegistryError(f"{self.path}: tokens.arrow does not hold the tokens works.parquet counts")
-        passages = pq.read_table(self.path / "passages.parquet", columns=["work", "start"])
-        self.passage_work = passages["work"].to_numpy()
-        self.passage_start = passages["start"].to_numpy().astype(np.int64)
-        # Band look-ups touch every page of the keys; passages are read only for the rows found,
-        # through the map (a pread per row costs more than the pages it saves).
-        bands = _mapped_columns(self.path / "bands.arrow", random_access=True)
-        self.band_key = bands["key"]
-        self.band_passage = bands["passage"]
-        self.band_buckets = _mapped_columns(self.path / "buckets.arrow", random_access=True)["first"]
+        if self._with_bands:
+            passages = pq.read_table(self.path / "passages.parquet", columns=["work", "start"])
+            self.passage_work = passages["work"].to_numpy()
+            self.passage_start = passages["start"].to_numpy().astype(np.int64)
+            # Band look-ups touch every page of the keys; passages are read only for the rows found,
+            # through the map (a pread per row costs more than the pages it saves).
+            bands = _mapped_columns(self.path / "bands.arrow", random_access=True)
+            self.band_key = bands["key"]
+            self.band_passage = bands["passage"]
+            self.band_buckets = _mapped_columns(self.path / "buckets.arrow", random_access=True)["first"]
+        else:
+            self.passage_work = np.empty(0, dtype=np.uint32)
+            self.passage_start = np.empty(0, dtype=np.int64)
+            self.band_key = np.empty(0, dtype=np.uint64)
+            self.band_passage = np.empty(0, dtype=np.uint32)
+            self.band_buckets = np.zeros(2, dtype=np.int32)
         self.boilerplate = pq.read_table(self.path / "boilerplate.parquet")["shingle"].to_numpy()
         self.isbn_work: dict[str, int] = {}
         for row in pq.read_table(self.path / "isbns.parquet").to_pylist():
@@ -1303,6 +1361,32 @@ class WorkRegistry:
     def work_for_hash(self, kind: str, digest: str) -> int | None:
         """The work with this exact key: ``md5``/``sha256`` of its file, or ``text`` (normalised text)."""
         return self.hash_work.get((kind, digest))
+
+
+def band_bounds(path: Path, parts: int) -> np.ndarray:
+    """Where to cut a registry's band index into ``parts`` key ranges of about equal rows: the first
+    key of each part (the first part starts at 0). Keys are sorted, so a part is one slice."""
+    keys = _mapped_columns(Path(path) / "bands.arrow")["key"]
+    cuts = [keys[len(keys) * p // parts] for p in range(1, parts)] if len(keys) else []
+    return np.array([0, *cuts], dtype=np.uint64)
+
+
+def read_band_partition(path: Path, lo: int, hi: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of a registry's band index with ``lo <= key < hi`` (``hi`` None: to the end), joined
+    with their passages: (sorted keys, the passage's work, the passage's start), in memory.
+
+    Only that slice of the index is read; the passage table is read once and dropped.
+    """
+    path = Path(path)
+    bands = _mapped_columns(path / "bands.arrow", random_access=True)
+    keys = bands["key"]
+    first = int(np.searchsorted(keys, np.uint64(lo), side="left"))
+    last = len(keys) if hi is None else int(np.searchsorted(keys, np.uint64(hi), side="left"))
+    passage = np.array(bands["passage"][first:last])
+    table = pq.read_table(path / "passages.parquet", columns=["work", "start"])
+    work = table["work"].to_numpy()[passage].astype(np.int64)
+    start = table["start"].to_numpy()[passage].astype(np.int64)
+    return np.array(keys[first:last]), work, start
 
 
 def open_registries(paths: Iterable[Path], *, verify: bool = True) -> list[WorkRegistry]:
