@@ -112,7 +112,7 @@ def registry() -> None:
 
 
 @registry.command("build")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @click.option(
     "-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="Registry folder."
 )
@@ -136,9 +136,20 @@ def registry() -> None:
 @click.option("--num-perm", default=_DEFAULTS.num_perm, show_default=True, type=int)
 @click.option("--bands", default=_DEFAULTS.bands, show_default=True, type=int)
 @click.option("--seed", default=_DEFAULTS.seed, show_default=True, type=int)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run here (local processes) or on a Ray cluster; the result is the same.",
+)
+@click.option(
+    "--ray-address",
+    help="Ray cluster to use with --engine ray (default: RAY_ADDRESS, else a local Ray started for the run).",
+)
 @click.option("--quiet", is_flag=True, help="No progress or summary on stderr.")
 def registry_build(
-    sources: tuple[Path, ...],
+    sources: tuple[str, ...],
     out: Path,
     catalogues: tuple[Path, ...],
     name: str | None,
@@ -148,11 +159,20 @@ def registry_build(
     num_perm: int,
     bands: int,
     seed: int,
+    engine: str,
+    ray_address: str | None,
     quiet: bool,
 ) -> None:
     """Build a registry from work files (.txt .md .html .epub .pdf), folders of them and catalogues."""
+    from auditor.ray_engine import is_url
     from auditor.registry import build_registry, build_summary
 
+    urls = [source for source in sources if is_url(source)]
+    if urls:
+        _fail(
+            f"registry source {urls[0]} is a URL: a registry is built from files on a path every worker "
+            "can read (a local or shared folder); copy the works there first"
+        )
     if bands < 1 or num_perm % bands:
         _fail(f"--num-perm {num_perm} is not a multiple of --bands {bands}")
     try:
@@ -167,20 +187,30 @@ def registry_build(
     except ValueError as exc:
         _fail(str(exc))
     progress, done = _work_progress(quiet)
-    try:
-        manifest = build_registry(
-            list(sources),
-            out,
-            name=name,
-            catalogues=list(catalogues),
-            config=config,
-            fingerprints_only=fingerprints_only,
-            progress=progress,
-        )
-    finally:
-        done()
+    with contextlib.ExitStack() as stack:
+        ray_engine = stack.enter_context(_ray_engine(ray_address)) if engine == "ray" else None
+        try:
+            manifest = build_registry(
+                [Path(source) for source in sources],
+                out,
+                name=name,
+                catalogues=list(catalogues),
+                config=config,
+                fingerprints_only=fingerprints_only,
+                progress=progress,
+                mapper=ray_engine.mapper() if ray_engine is not None else None,
+            )
+        finally:
+            done()
     if not quiet:
         click.echo("\n".join(build_summary(manifest)), err=True)
+
+
+def _ray_engine(address: str | None, partitions: int | None = None) -> Any:
+    """The Ray engine, started (or connected) for one command; a usage error when Ray is missing."""
+    from auditor.ray_engine import RayEngine
+
+    return RayEngine(address, partitions=partitions)
 
 
 def _work_progress(quiet: bool) -> tuple[Any, Any]:
@@ -344,7 +374,7 @@ def decide_exit_code(result: AuditResult, fail_on: Severity | None, strict: bool
 
 
 @cli.command()
-@click.argument("corpus", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("corpus", nargs=-1, required=True)
 @click.option(
     "-r",
     "--registry",
@@ -439,8 +469,25 @@ def decide_exit_code(result: AuditResult, fail_on: Severity | None, strict: bool
     is_flag=True,
     help="Continue an interrupted scan into the same OUTDIR from its checkpoints (same inputs and config).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run here (local processes) or on a Ray cluster; the result is the same.",
+)
+@click.option(
+    "--ray-address",
+    help="Ray cluster to use with --engine ray (default: RAY_ADDRESS, else a local Ray started for the run).",
+)
+@click.option(
+    "--ray-partitions",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Band index partitions (actors) per registry, --engine ray [default: 1 per 50M rows, at least 2].",
+)
 def scan(
-    corpus: tuple[Path, ...],
+    corpus: tuple[str, ...],
     registries: tuple[Path, ...],
     packs: tuple[Path, ...],
     outdir: Path,
@@ -462,9 +509,14 @@ def scan(
     max_compression_ratio: int,
     zstd_max_window: str,
     resume: bool,
+    engine: str,
+    ray_address: str | None,
+    ray_partitions: int | None,
 ) -> None:
-    """Scan corpus files and folders; write report.json (+ other formats) into OUTDIR."""
-    from auditor import engine
+    """Scan corpus files and folders; write report.json (+ other formats) into OUTDIR.
+
+    With --engine ray, CORPUS may also name URLs that pyarrow reads (s3://, gs://, file://...)."""
+    from auditor import engine as engine_module
     from auditor.readers import FieldSpec
     from auditor.registry import open_registries
     from auditor.report import build_report
@@ -481,29 +533,46 @@ def scan(
             threshold = Severity.parse(fail_on)
         except ValueError as exc:
             _fail(f"--fail-on: {exc} or never")
-    for path in corpus:
+    from auditor.ray_engine import is_url
+
+    urls = [c for c in corpus if is_url(c)]
+    if urls and engine != "ray":
+        _fail(f"corpus URL {urls[0]} is read by the Ray engine only: add --engine ray")
+    paths = [Path(c) for c in corpus if not is_url(c)]
+    for path in paths:
         if not path.exists():
             what = "is a broken link or a link loop" if os.path.lexists(path) else "does not exist"
             _fail(f"corpus path {path} {what}")
-    _check_outdir(outdir, corpus)
+    _check_outdir(outdir, paths)
     limits = _limits(max_record_size, max_expanded_size, max_compression_ratio, zstd_max_window)
     opened = open_registries(list(registries))
     rule_set = load_rule_set(list(packs), use=use)
     suppressor = load_suppressor(baseline, waivers, rule_set)
-    options = engine.ScanOptions(
+    options = engine_module.ScanOptions(
         fields=FieldSpec(text=text_field, id=id_field, url=url_field, license=license_field),
         min_severity=Severity.parse(min_severity),
-        workers=workers or engine.default_workers(),
+        workers=workers or engine_module.default_workers(),
         limits=limits,
     )
     store = _checkpoints(outdir, resume, baseline, waivers)
     line = _ProgressLine(_show_progress(quiet), "scanning")
-    try:
-        result = engine.scan(
-            list(corpus), opened, rule_set, options, progress=line, suppressor=suppressor, checkpoints=store
-        )
-    finally:
-        line.close()
+    with contextlib.ExitStack() as stack:
+        ray_engine = None
+        if engine == "ray":
+            ray_engine = stack.enter_context(_ray_engine(ray_address, ray_partitions))
+        try:
+            result = engine_module.scan(
+                list(corpus),
+                opened,
+                rule_set,
+                options,
+                progress=line,
+                suppressor=suppressor,
+                checkpoints=store,
+                engine=ray_engine,
+            )
+        finally:
+            line.close()
     if store.failed:
         click.echo(f"auditor: warning: {store.failed}; a --resume would scan those inputs again", err=True)
     elif resume and not quiet:
