@@ -179,7 +179,7 @@ class BandPartition:
         """The hits of ``keys``: (position of each hit's key in ``keys``, passage work, passage start)."""
         query, lo, count = self.index.ranges(keys)
         rows = expand_ranges(lo, count)
-        return np.repeat(query, count), self.work[rows], self.start[rows]
+        return np.repeat(query, count), self.work[rows].astype(np.int64), self.start[rows].astype(np.int64)
 
 
 def partitioned_lookup(actors: Sequence[Any], bounds: np.ndarray) -> BandLookup:

@@ -1373,7 +1373,8 @@ def band_bounds(path: Path, parts: int) -> np.ndarray:
 
 def read_band_partition(path: Path, lo: int, hi: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows of a registry's band index with ``lo <= key < hi`` (``hi`` None: to the end), joined
-    with their passages: (sorted keys, the passage's work, the passage's start), in memory.
+    with their passages: (sorted keys, the passage's work, the passage's start), in memory: 16 bytes
+    a row (uint64, uint32, uint32).
 
     Only that slice of the index is read; the passage table is read once and dropped.
     """
@@ -1384,8 +1385,8 @@ def read_band_partition(path: Path, lo: int, hi: int | None) -> tuple[np.ndarray
     last = len(keys) if hi is None else int(np.searchsorted(keys, np.uint64(hi), side="left"))
     passage = np.array(bands["passage"][first:last])
     table = pq.read_table(path / "passages.parquet", columns=["work", "start"])
-    work = table["work"].to_numpy()[passage].astype(np.int64)
-    start = table["start"].to_numpy()[passage].astype(np.int64)
+    work = table["work"].to_numpy().astype(np.uint32, copy=False)[passage]
+    start = table["start"].to_numpy().astype(np.uint32, copy=False)[passage]
     return np.array(keys[first:last]), work, start
 
 
