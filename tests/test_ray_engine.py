@@ -251,14 +251,15 @@ def test_without_ray_installed_the_message_says_how_to_install_it(
     assert "pip install 'provenance-auditor[ray]'" in err
 
 
-def test_a_ray_scan_resumes_from_checkpoints_with_the_same_report(
+def test_checkpoints_of_either_engine_resume_on_the_other_with_the_same_report(
     local_ray, sample_registry, tmp_path, capsys
 ):
-    args = ["scan", SAMPLES / "webcrawl", "-r", sample_registry, "-o", tmp_path / "out", "--engine", "ray"]
-    code, _ = _run(args, capsys)
+    args = ["scan", SAMPLES / "webcrawl", "-r", sample_registry, "-o", tmp_path / "out"]
+    code, _ = _run([*args, "--engine", "ray"], capsys)
     first = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
-    code_again, err = _run([*args, "--resume"], capsys)
-    again = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
-    assert code == code_again == 1
-    assert "resumed: 2 input(s) restored from checkpoints" in err  # nothing audited twice
-    assert _without_run(again) == _without_run(first)
+    for engine_name in ("local", "ray"):  # the Ray scan's checkpoints restore on either engine
+        code_again, err = _run([*args, "--resume", "--engine", engine_name], capsys)
+        again = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+        assert code == code_again == 1
+        assert "resumed: 2 input(s) restored from checkpoints" in err  # nothing audited twice
+        assert _without_run(again) == _without_run(first)
