@@ -1,12 +1,15 @@
-"""Compiled inner loops (numba) for the two steps numpy cannot express well: MinHash and chaining.
+"""Compiled inner loops (numba) for the steps numpy cannot express well: MinHash, chaining, pre-checks.
 
 A block's MinHash is, for each of ``num_perm`` permutations, the minimum of ``a * fmix64(v) + b`` over
 the block's shingles. In numpy that is a (num_perm x shingles) temporary written and read back; here
 it is one pass over the shingles with the running minima in registers, about 5x faster. Chaining
-matched shingle pairs is a sequential greedy scan, a Python loop otherwise.
+matched shingle pairs is a sequential greedy scan, a Python loop otherwise. Counting the record
+shingles a candidate work shares is a dozen numpy calls on arrays of ~150 values, where call overhead,
+not arithmetic, is the cost.
 
-Every function has a plain numpy twin in :mod:`auditor.fingerprint` that tests compare it with, bit for
-bit. Compiled code is cached on disk (``cache=True``), so only the first run on a machine compiles.
+Every function has a plain numpy or Python twin next to the code that calls it (:mod:`auditor.fingerprint`,
+:mod:`auditor.match`, :mod:`auditor.keyindex`) that tests compare it with. Compiled code is cached on
+disk (``cache=True``), so only the first run on a machine compiles.
 """
 
 from __future__ import annotations
@@ -100,6 +103,45 @@ def chain_pairs(
     return n_chains
 
 
+@njit("int64(uint64[::1], int64[::1], uint64[::1], int64, int64)", cache=True, nogil=True)
+def shared_positions(
+    values: np.ndarray, bounds: np.ndarray, work: np.ndarray, max_occurrences: int, enough: int
+) -> int:  # pragma: no cover - compiled; tested against match._shared_positions_reference
+    """How many record positions in the disjoint ranges ``[bounds[2i], bounds[2i+1])`` of ``values``
+    hold an unmasked shingle found 1 to ``max_occurrences`` times in ``work``; counting stops at
+    ``enough``.
+
+    These are the record positions verification can pair with the work, so a candidate with fewer
+    than ``min_shingles`` of them can never give a chain; this count costs no pairs and no sort of
+    the record side.
+    """
+    table = np.sort(work)
+    size = table.shape[0]
+    found = 0
+    for i in range(0, bounds.shape[0] - 1, 2):
+        for p in range(bounds[i], bounds[i + 1]):
+            v = values[p]
+            if v == _ZERO:
+                continue
+            lo = 0
+            hi = size
+            while lo < hi:  # first element >= v
+                mid = (lo + hi) >> 1
+                if table[mid] < v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            end = lo
+            while end < size and table[end] == v and end - lo <= max_occurrences:
+                end += 1
+            count = end - lo
+            if 1 <= count <= max_occurrences:
+                found += 1
+                if found >= enough:
+                    return found
+    return found
+
+
 @njit(cache=True, nogil=True)
 def key_ranges(
     keys: np.ndarray,
@@ -134,6 +176,7 @@ def warm_up() -> None:
     pairs = np.zeros(1, dtype=np.int64)
     chain_pairs(pairs, pairs, 1, 1, np.empty(1, dtype=np.int64))
     keys = np.zeros(1, dtype=np.uint64)
+    shared_positions(keys, np.zeros(2, dtype=np.int64), keys, 1, 1)
     # Index tables may be memory maps (read-only) or built in memory, their buckets int32 or int64.
     for buckets in (np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int64)):
         for table in (keys, _read_only(keys)):

@@ -14,7 +14,6 @@ here, so licence headers and copyright-page templates cannot create a match on t
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,17 +145,66 @@ def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def _work_region(
+    registry: WorkRegistry, work: int, ranges: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A candidate work's token positions in ``ranges`` (merged) and its shingles there, each range
+    read on its own (chance hits far apart in one work are not read as one long stretch)."""
+    if len(ranges) == 1:
+        start, end = ranges[0]
+        return np.arange(start, end), registry.work_shingles(work, slice(start, end))
+    positions = np.concatenate([np.arange(s, e) for s, e in ranges])
+    return positions, np.concatenate([registry.work_shingles(work, slice(s, e)) for s, e in ranges])
+
+
+def _shared_positions(
+    rec_values: np.ndarray,
+    rec_ranges: list[tuple[int, int]],
+    work_values: np.ndarray,
+    max_occurrences: int,
+    enough: int,
+) -> int:
+    """How many record positions verification can pair with the work region (see
+    :func:`auditor.kernels.shared_positions`), counted up to ``enough``."""
+    from auditor import kernels
+
+    return int(
+        kernels.shared_positions(
+            np.ascontiguousarray(rec_values),
+            np.array(rec_ranges, dtype=np.int64).reshape(-1),
+            np.ascontiguousarray(work_values),
+            max_occurrences,
+            enough,
+        )
+    )
+
+
+def _shared_positions_reference(
+    rec_values: np.ndarray,
+    rec_ranges: list[tuple[int, int]],
+    work_values: np.ndarray,
+    max_occurrences: int,
+) -> int:
+    """The record positions :func:`_pairs` pairs with the work, counted in numpy (the kernel's twin)."""
+    rec_pos = np.concatenate([np.arange(s, e) for s, e in rec_ranges])
+    rv = rec_values[rec_pos]
+    rv = rv[rv != MASKED]
+    wv = np.sort(work_values[work_values != MASKED])
+    count = np.searchsorted(wv, rv, side="right") - np.searchsorted(wv, rv, side="left")
+    return int(np.count_nonzero((count > 0) & (count <= max_occurrences)))
+
+
 def _pairs(
     rec_values: np.ndarray,
     rec_ranges: list[tuple[int, int]],
-    work_values: Callable[[np.ndarray], np.ndarray],
-    work_ranges: list[tuple[int, int]],
+    work_pos: np.ndarray,
+    wv: np.ndarray,
     max_occurrences: int,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Every (record position, work position) with the same unmasked shingle, for shingles found at
+    most ``max_occurrences`` times in the work region (``work_pos`` and its shingles ``wv``)."""
     rec_pos = np.concatenate([np.arange(s, e) for s, e in rec_ranges])
-    work_pos = np.concatenate([np.arange(s, e) for s, e in work_ranges])
     rv = rec_values[rec_pos]
-    wv = work_values(work_pos)
     keep_w = wv != MASKED
     wv, work_pos = wv[keep_w], work_pos[keep_w]
     order = np.argsort(wv, kind="stable")
@@ -377,13 +425,14 @@ class Matcher:
             work_ranges = _merge_ranges(
                 [(max(0, p - margin), min(n_work, p + window + margin)) for _, p in hits]
             )
-            rec_pos, work_pos = _pairs(
-                values,
-                rec_ranges,
-                functools.partial(self.registry.work_shingles, work),
-                work_ranges,
-                self.settings.max_occurrences,
-            )
+            work_pos, work_values = _work_region(self.registry, work, work_ranges)
+            # Most candidates are chance: a common phrase or two shared. A chain needs min_shingles
+            # distinct record positions paired with the work, so counting the positions that can be
+            # paired at all rejects those candidates exactly, without building or chaining pairs.
+            need, max_occurrences = self.settings.min_shingles, self.settings.max_occurrences
+            if _shared_positions(values, rec_ranges, work_values, max_occurrences, need) < need:
+                continue
+            rec_pos, work_pos = _pairs(values, rec_ranges, work_pos, work_values, max_occurrences)
             if len(rec_pos) < self.settings.min_shingles:
                 continue
             chains = [

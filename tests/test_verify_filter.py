@@ -1,0 +1,117 @@
+"""The pre-check that rejects chance candidates before verification: exact, and lossless."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from auditor import match
+from auditor.fingerprint import MASKED
+from auditor.match import (
+    Matcher,
+    MatchSettings,
+    _accept,
+    _chain,
+    _merge_ranges,
+    _pairs,
+    _shared_positions,
+    _shared_positions_reference,
+)
+from auditor.normalize import tokenize
+
+
+def _regions(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray, np.ndarray]:
+    """A record and a work region drawn from a small alphabet: repeats, masked shingles, shingles found
+    more than ``max_occurrences`` times, and runs the two share."""
+    alphabet = int(rng.integers(3, 400))
+    record = rng.integers(0, alphabet, int(rng.integers(1, 400))).astype(np.uint64)
+    work = rng.integers(0, alphabet, int(rng.integers(0, 300))).astype(np.uint64)
+    if len(work) > 20 and len(record) > 20 and rng.random() < 0.5:
+        n = int(rng.integers(1, 20))
+        a, b = int(rng.integers(0, len(record) - n)), int(rng.integers(0, len(work) - n))
+        record[a : a + n] = work[b : b + n]
+    record[rng.random(len(record)) < 0.1] = MASKED
+    work[rng.random(len(work)) < 0.1] = MASKED
+    starts = rng.integers(0, len(record), int(rng.integers(1, 4)))
+    ranges = _merge_ranges([(int(s), min(len(record), int(s) + int(rng.integers(1, 150)))) for s in starts])
+    offset = int(rng.integers(0, 1000))
+    return record, ranges, np.arange(offset, offset + len(work)), work
+
+
+def test_kernel_equals_the_numpy_reference():
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        record, ranges, _, work = _regions(rng)
+        max_occurrences = int(rng.integers(1, 10))
+        exact = _shared_positions_reference(record, ranges, work, max_occurrences)
+        assert _shared_positions(record, ranges, work, max_occurrences, 10**9) == exact
+        enough = int(rng.integers(1, 12))
+        assert _shared_positions(record, ranges, work, max_occurrences, enough) == min(exact, enough)
+
+
+def test_the_count_is_the_record_positions_verification_pairs():
+    """Every chain is made of the pairs of :func:`_pairs`, and a chain is accepted only with at least
+    ``min_shingles`` distinct record positions; the pre-check counts exactly the distinct record
+    positions of those pairs, so a candidate it rejects could never give a chain."""
+    rng = np.random.default_rng(8)
+    settings = MatchSettings()
+    for _ in range(500):
+        record, ranges, work_pos, work = _regions(rng)
+        rec_pos, paired_work_pos = _pairs(record, ranges, work_pos, work, settings.max_occurrences)
+        counted = _shared_positions_reference(record, ranges, work, settings.max_occurrences)
+        assert counted == len(np.unique(rec_pos))
+        for chain in _chain(rec_pos, paired_work_pos, settings) if len(rec_pos) else []:
+            assert len(chain.positions) <= counted
+            if _accept(chain, settings, record):
+                assert counted >= settings.min_shingles
+
+
+def test_matches_are_the_same_without_the_pre_check(small_registry, small_works, words, monkeypatch):
+    """Short, edited and unrelated records: the same matches with the pre-check as with every candidate
+    verified in full, and the pre-check does reject candidates here."""
+    rng = random.Random(4)
+
+    def fragment(n: int, edit: float) -> str:
+        work = small_works[f"work-{rng.randrange(8)}"].split(" ")
+        start = rng.randrange(60, len(work) - n)
+        return " ".join(
+            w if rng.random() >= edit else rng.choice(words.vocab) for w in work[start : start + n]
+        )
+
+    texts = []
+    for _ in range(150):
+        # A few words from works here and there (what chance candidates share), sometimes a passage.
+        parts = [words.text(rng.randint(5, 60)) for _ in range(rng.randint(2, 8))]
+        for _ in range(rng.randint(1, 6)):
+            parts.insert(rng.randrange(len(parts) + 1), fragment(rng.randint(5, 9), 0.0))
+        if rng.random() < 0.6:
+            n = rng.choice((8, 12, 20, 30, 60))
+            parts.insert(rng.randrange(len(parts) + 1), fragment(n, rng.choice((0.0, 0.1, 0.3))))
+        texts.append(" ".join(parts))
+
+    rejected = []
+    checked = match._shared_positions
+
+    def counting(*args: object) -> int:
+        found = checked(*args)  # type: ignore[arg-type]
+        rejected.append(found < MatchSettings().min_shingles)
+        return found
+
+    matcher = Matcher(small_registry)
+    monkeypatch.setattr(match, "_shared_positions", counting)
+    with_check = [matcher.match(t, tokenize(t)) for t in texts]
+    monkeypatch.setattr(match, "_shared_positions", lambda *args: 10**9)
+    without = [matcher.match(t, tokenize(t)) for t in texts]
+    assert with_check == without
+    assert sum(rejected) >= 30
+    assert sum(bool(m) for m in with_check) >= 40
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_masked_shingles_are_never_counted(masked):
+    values = np.arange(1, 101, dtype=np.uint64)
+    if masked:
+        values[:] = MASKED
+    assert _shared_positions(values, [(0, 100)], values.copy(), 8, 10**9) == (0 if masked else 100)
