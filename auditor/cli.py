@@ -168,11 +168,8 @@ def registry_build(
     from auditor.registry import build_registry, build_summary
 
     urls = [source for source in sources if is_url(source)]
-    if urls:
-        _fail(
-            f"registry source {urls[0]} is a URL: a registry is built from files on a path every worker "
-            "can read (a local or shared folder); copy the works there first"
-        )
+    if urls and engine != "ray":
+        _fail(f"registry source URL {urls[0]} is read by the Ray engine only: add --engine ray")
     if bands < 1 or num_perm % bands:
         _fail(f"--num-perm {num_perm} is not a multiple of --bands {bands}")
     try:
@@ -188,10 +185,16 @@ def registry_build(
         _fail(str(exc))
     progress, done = _work_progress(quiet)
     with contextlib.ExitStack() as stack:
-        ray_engine = stack.enter_context(_ray_engine(ray_address)) if engine == "ray" else None
+        ray_engine, names = None, None
+        paths = [Path(source) for source in sources]
+        if engine == "ray":
+            from auditor.ray_engine import staged_sources
+
+            ray_engine = stack.enter_context(_ray_engine(ray_address))
+            paths, names = stack.enter_context(staged_sources(sources))
         try:
             manifest = build_registry(
-                [Path(source) for source in sources],
+                paths,
                 out,
                 name=name,
                 catalogues=list(catalogues),
@@ -199,6 +202,7 @@ def registry_build(
                 fingerprints_only=fingerprints_only,
                 progress=progress,
                 mapper=ray_engine.mapper() if ray_engine is not None else None,
+                names=names,
             )
         finally:
             done()

@@ -13,6 +13,9 @@ its passages. A task routes each batch's band keys to the actors owning them and
 the candidate passages' shingles, with pread, from the registry folder, which every node must see at
 the same path (a shared file system). Work counts and limits are in docs/scaling.md.
 
+A registry build runs the tokenising and signing of each work as Ray tasks; its sources may be URLs,
+copied to the driver first (:func:`staged_sources`) and recorded in the registry under their URLs.
+
 Failures: a task whose worker dies is run again by Ray (``max_retries``) and its input is taken once,
 whole, so nothing is lost or counted twice; an actor that dies is restarted, reloads its slice, and
 the calls it had are retried.
@@ -142,6 +145,38 @@ def staged(item: InputFile | RemoteInput) -> Iterator[InputFile]:
         with filesystem.open_input_stream(path, compression=None) as source, local.open("wb") as target:
             shutil.copyfileobj(source, target, 1 << 22)
         yield InputFile(path=local, name=item.name, reader=item.reader, size=item.size)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_sources(sources: Sequence[str]) -> Iterator[tuple[list[Path], dict[Path, str]]]:
+    """Registry sources as local paths: URLs (a file or a prefix) copied to this machine's temp folder
+    for the build, paths as they are; and the URL of each copy, to record in the registry."""
+    from pyarrow import fs
+
+    folder = Path(tempfile.mkdtemp(prefix="auditor-sources-"))
+    try:
+        paths: list[Path] = []
+        names: dict[Path, str] = {}
+        for n, source in enumerate(sources):
+            if not is_url(source):
+                paths.append(Path(source))
+                continue
+            filesystem, path = _filesystem(source)
+            info = filesystem.get_file_info(path)
+            if info.type == fs.FileType.NotFound:
+                raise UsageError(f"registry source {source} does not exist")
+            local = folder / str(n) / (Path(path).name or "source")
+            local.parent.mkdir(parents=True)
+            if info.type == fs.FileType.Directory:
+                fs.copy_files(path, str(local), source_filesystem=filesystem)
+            else:
+                with filesystem.open_input_stream(path, compression=None) as src, local.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 22)
+            paths.append(local)
+            names[local] = source.rstrip("/")
+        yield paths, names
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

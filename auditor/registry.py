@@ -40,7 +40,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -529,6 +529,24 @@ def gather_sources(
     return gathered
 
 
+def _rename(gathered: Gathered, names: Mapping[Path, str]) -> None:
+    """Record paths under a copied source by the source's own name (a URL): the registry then says
+    where its works came from, not where they were copied to."""
+    prefixes = sorted(((Path(local).as_posix(), name) for local, name in names.items()), reverse=True)
+
+    def named(text: str) -> str:
+        for local, name in prefixes:  # copies live in folders of their own: the prefix is unique
+            text = text.replace(local, name)
+        return text
+
+    for work in gathered.works:
+        work.path, work.origin = named(work.path), named(work.origin)
+    gathered.skipped = [SkippedSource(named(s.path), s.reason) for s in gathered.skipped]
+    gathered.warnings = [named(w) for w in gathered.warnings]
+    for source in gathered.sources:
+        source["path"] = named(source["path"])
+
+
 def _check_gathered(gathered: Gathered, what: str) -> None:
     """Refuse a build or add that read nothing: exit 2, saying why each file failed."""
     extracted = sum(1 for w in gathered.works if w.has_text)
@@ -898,6 +916,7 @@ def build_registry(
     fingerprints_only: bool = False,
     progress: Progress | None = None,
     mapper: Mapper | None = None,
+    names: Mapping[Path, str] | None = None,
 ) -> dict[str, Any]:
     """Build a registry folder from work files and catalogues; returns its manifest.
 
@@ -911,6 +930,8 @@ def build_registry(
         progress: called with (work files read, work files in all).
         mapper: where works are tokenised and fingerprinted (the Ray engine's tasks); by default in
             this machine's processes. The registry is the same either way.
+        names: sources that are local copies (of URLs) and the names to record for them: every
+            path under such a source is recorded under its name instead (works, skips, warnings).
 
     Raises:
         UsageError: bad sources, or no work could be read at all (the manifest's ``report`` lists
@@ -918,6 +939,8 @@ def build_registry(
     """
     config = config or FingerprintConfig()
     gathered = gather_sources(sources, catalogues, progress)
+    if names:
+        _rename(gathered, names)
     _check_gathered(gathered, "built")
     tokens = _tokenise_all(gathered.works, config.shingle_size, mapper)
     return _assemble_and_write(

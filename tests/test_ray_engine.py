@@ -263,3 +263,21 @@ def test_checkpoints_of_either_engine_resume_on_the_other_with_the_same_report(
         assert code == code_again == 1
         assert "resumed: 2 input(s) restored from checkpoints" in err  # nothing audited twice
         assert _without_run(again) == _without_run(first)
+
+
+def test_registry_sources_may_be_urls_and_are_recorded_by_their_urls(local_ray, tmp_path, capsys):
+    url = (SAMPLES / "registry").resolve().as_uri()
+    local_args = ["registry", "build", SAMPLES / "registry", "-o", tmp_path / "local", "--name", "s"]
+    url_args = ["registry", "build", url, "-o", tmp_path / "url", "--name", "s", "--engine", "ray"]
+    for args in (local_args, url_args):
+        code, err = _run([*args, "--quiet"], capsys)
+        assert code == 0, err
+    local, remote = (json.loads((tmp_path / n / "manifest.json").read_text()) for n in ("local", "url"))
+    for name in ("bands.arrow", "tokens.arrow", "passages.parquet", "texts.arrow", "isbns.parquet"):
+        assert local["files"][name] == remote["files"][name], name
+    assert [s["path"] for s in remote["sources"]] == [url]
+    # works keep the paths their catalogue gives; the catalogue rows they come from are named by URL
+    works = [pq.read_table(tmp_path / n / "works.parquet").to_pylist() for n in ("local", "url")]
+    assert [w["path"] for w in works[0]] == [w["path"] for w in works[1]]
+    assert all(w["origin"].startswith(url + "/") for w in works[1] if w["origin"])
+    assert any(w["origin"] for w in works[1])
