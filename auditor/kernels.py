@@ -22,6 +22,7 @@ _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _S33 = np.uint64(33)
 _ZERO = np.uint64(0)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit("void(uint64[::1], int64[::1], uint64[::1], uint64[::1], uint64[:, ::1])", cache=True, nogil=True)
@@ -111,31 +112,36 @@ def shared_positions(
     hold an unmasked shingle found 1 to ``max_occurrences`` times in ``work``; counting stops at
     ``enough``.
 
-    These are the record positions verification can pair with the work, so a candidate with fewer
-    than ``min_shingles`` of them can never give a chain; this count costs no pairs and no sort of
-    the record side.
+    The work's shingles are counted in an open-addressing hash table (0, the masked value, marks an
+    empty slot): on a few hundred values, with many equal masked ones, that is several times faster
+    than sorting them.
     """
-    table = np.sort(work)
-    size = table.shape[0]
+    bits = 4
+    while (1 << bits) < 2 * work.shape[0]:
+        bits += 1
+    mask = (1 << bits) - 1
+    shift = np.uint64(64 - bits)
+    slots = np.zeros(1 << bits, dtype=np.uint64)
+    counts = np.zeros(1 << bits, dtype=np.int64)
+    for i in range(work.shape[0]):
+        v = work[i]
+        if v == _ZERO:
+            continue
+        h = np.int64((v * _GOLDEN) >> shift)
+        while slots[h] != _ZERO and slots[h] != v:
+            h = (h + 1) & mask
+        slots[h] = v
+        counts[h] += 1
     found = 0
     for i in range(0, bounds.shape[0] - 1, 2):
         for p in range(bounds[i], bounds[i + 1]):
             v = values[p]
             if v == _ZERO:
                 continue
-            lo = 0
-            hi = size
-            while lo < hi:  # first element >= v
-                mid = (lo + hi) >> 1
-                if table[mid] < v:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            end = lo
-            while end < size and table[end] == v and end - lo <= max_occurrences:
-                end += 1
-            count = end - lo
-            if 1 <= count <= max_occurrences:
+            h = np.int64((v * _GOLDEN) >> shift)
+            while slots[h] != _ZERO and slots[h] != v:
+                h = (h + 1) & mask
+            if slots[h] == v and counts[h] <= max_occurrences:
                 found += 1
                 if found >= enough:
                     return found
