@@ -485,13 +485,17 @@ def scan(
     digests: dict[str, str] = {}
     if checkpoints is not None:
         checkpoints.begin(_run_settings(registries, rules, options))
+    workers = max(1, options.workers)
+    if engine is None and whole_inputs(inputs, workers):
+        engine = _LocalInputs(auditor, workers)
     if engine is None:
         batches = _batches(inputs, options.fields, skipped, counts, options.limits, digests, checkpoints)
     else:
         work = (registries, rules, options)
         batches = _remote_batches(engine, inputs, work, skipped, counts, digests, checkpoints)
+        workers = 1  # the engine audits; this process only takes its results in order
     try:
-        _run(batches, auditor, consume, max(1, options.workers) if engine is None else 1)
+        _run(batches, auditor, consume, workers)
     finally:
         if checkpoints is not None:
             checkpoints.close()
@@ -521,6 +525,53 @@ def scan(
         finished=_now(),
         **_suppression_fields(suppressor),
     )
+
+
+def whole_inputs(inputs: Sequence[InputFile], workers: int) -> bool:
+    """Whether worker processes should each read and audit whole inputs rather than batches this
+    process reads: with enough inputs of even enough size, reading and decoding then run in the
+    workers too, where batches leave them to this process (the limit of a batch scan's speed-up)."""
+    if workers < 2 or len(inputs) < 2 * workers:
+        return False
+    sizes = [item.size for item in inputs]
+    return max(sizes) * workers <= sum(sizes)  # no input is so large that one worker would lag
+
+
+def _audit_whole(call: tuple[InputFile, FieldSpec, Limits]) -> InputAudit:
+    assert _WORKER is not None, "worker used before initialisation"
+    return audit_input(_WORKER, *call)
+
+
+class _LocalInputs:
+    """The :class:`Engine` protocol over this machine's worker processes, one whole input at a time."""
+
+    def __init__(self, auditor: RecordAuditor, workers: int) -> None:
+        self.auditor = auditor
+        self.workers = workers
+
+    def discover(self, corpus: Sequence[str]) -> tuple[list[Any], list[Skipped]]:
+        found, skipped = discover_inputs([Path(c) for c in corpus])
+        return list(found), list(skipped)
+
+    def identify(self, item: Any) -> tuple[int, int, str]:
+        stat = item.path.stat()
+        return stat.st_size, stat.st_mtime_ns, _sha256(item.path)
+
+    def audit_inputs(
+        self,
+        items: Sequence[Any],
+        registries: Sequence[WorkRegistry],
+        rules: RuleSet,
+        options: ScanOptions,
+    ) -> Iterator[InputAudit]:
+        if not items:
+            return
+        ctx = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        )
+        calls = [(item, options.fields, options.limits) for item in items]
+        with ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.auditor, os.getpid())) as pool:
+            yield from pool.imap(_audit_whole, calls, chunksize=1)
 
 
 def _run(

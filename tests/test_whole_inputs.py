@@ -1,0 +1,90 @@
+"""With many inputs, workers read and audit whole inputs (decoding runs in them, not in the parent):
+the outcome is the one of a batch scan, suppressions and checkpoints included."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from auditor import engine
+from auditor.checkpoint import CheckpointStore
+from auditor.models import AuditResult
+from auditor.readers import discover_inputs
+from auditor.registry import WorkRegistry, build_registry
+from auditor.report import build_report
+from auditor.rules import load_rule_set
+from auditor.suppress import load_suppressor
+from auditor.synth import build_sample_corpora
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, WorkRegistry]:
+    root = tmp_path_factory.mktemp("whole-inputs")
+    build_sample_corpora(root / "source", 11)
+    crawl = root / "source" / "webcrawl"
+    shards = root / "shards"
+    shards.mkdir()
+    with gzip.open(crawl / "crawl-00000.jsonl.gz", "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    for n in range(6):
+        with (shards / f"part-{n}.jsonl").open("w", encoding="utf-8") as out:
+            out.writelines(json.dumps(row) + "\n" for row in rows[n::6])
+    shutil.copy(crawl / "crawl-00001.parquet", shards / "part-6.parquet")
+    (shards / "part-7.jsonl").write_text('{"text": "a short line of text to read"}\n{broken\n\n[1, 2]\n')
+    build_registry([root / "source" / "registry"], root / "registry", name="gen")
+    return shards, WorkRegistry(root / "registry")
+
+
+def _same(a: AuditResult, b: AuditResult) -> None:
+    assert dataclasses.replace(a, started="", finished="") == dataclasses.replace(b, started="", finished="")
+
+
+def test_many_inputs_are_audited_whole_in_the_workers_with_the_batch_scan_s_outcome(sharded):
+    shards, registry = sharded
+    inputs, _ = discover_inputs([shards])
+    assert engine.whole_inputs(inputs, 2) and not engine.whole_inputs(inputs, 1)
+    rules = load_rule_set()
+    batch = engine.scan([shards], [registry], rules, engine.ScanOptions(workers=1))
+    whole = engine.scan([shards], [registry], rules, engine.ScanOptions(workers=2))
+    assert batch.records_scanned > 3000 and any(f.kind == "near-duplicate" for f in batch.findings)
+    assert [s.row for s in batch.skipped if s.input.endswith("part-7.jsonl")] == [2, 4]
+    _same(batch, whole)
+
+
+def test_a_baseline_suppresses_the_same_findings_in_either_mode(sharded, tmp_path):
+    shards, registry = sharded
+    rules = load_rule_set()
+    first = engine.scan([shards], [registry], rules, engine.ScanOptions(workers=1))
+    baseline = tmp_path / "baseline.json"
+    report = build_report(first, command=["auditor"], exit_code=1, rules=rules.describe())
+    # half the findings go into the baseline: the order in which findings meet it matters
+    report["findings"] = report["findings"][::2]
+    baseline.write_text(json.dumps(report), encoding="utf-8")
+    results = [
+        engine.scan(
+            [shards],
+            [registry],
+            rules,
+            engine.ScanOptions(workers=w),
+            suppressor=load_suppressor(baseline, None, rules),
+        )
+        for w in (1, 2)
+    ]
+    assert any(f.suppressed for f in results[0].findings)
+    _same(*results)
+
+
+def test_checkpoints_written_by_whole_input_workers_restore_in_a_batch_scan(sharded, tmp_path):
+    shards, registry = sharded
+    rules = load_rule_set()
+    store = CheckpointStore(tmp_path / "state", resume=False)
+    whole = engine.scan([shards], [registry], rules, engine.ScanOptions(workers=2), checkpoints=store)
+    again = CheckpointStore(tmp_path / "state", resume=True)
+    resumed = engine.scan([shards], [registry], rules, engine.ScanOptions(workers=1), checkpoints=again)
+    assert again.restored == 8
+    _same(whole, resumed)
