@@ -31,23 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from speed import BENCH, MB, WORK, build_corpus, build_registry_sources, machine, run  # noqa: E402
-
-
-def shard(corpus: Path, folder: Path, shards: int) -> Path:
-    """The corpus's records dealt into ``shards`` JSONL files (cached)."""
-    done = folder / ".complete"
-    if done.exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    outs = [(folder / f"part-{i:03d}.jsonl").open("w", encoding="utf-8") for i in range(shards)]
-    with corpus.open(encoding="utf-8") as handle:
-        for n, line in enumerate(handle):
-            outs[n % shards].write(line)
-    for out in outs:
-        out.close()
-    done.touch()
-    return folder
+from speed import BENCH, MB, WORK, build_corpus, build_registry_sources, machine, run, shard_corpus  # noqa: E402
 
 
 def head(corpus: Path, out: Path, records: int) -> Path:
@@ -103,7 +87,7 @@ def main() -> int:
             check=True,
         )
     corpus = build_corpus(f"corpus-{corpus_mb:g}mb", corpus_mb, src, args.seed + 1)
-    shards = shard(corpus, WORK / f"ray-shards-{corpus_mb:g}mb-{args.shards}", args.shards)
+    shards = shard_corpus(corpus, WORK / f"ray-shards-{corpus_mb:g}mb-{args.shards}", args.shards)
     startup = head(corpus, WORK / "ray-startup.jsonl", 10)
     size_mb = sum(p.stat().st_size for p in shards.glob("*.jsonl")) / MB
     out = WORK / "out-ray"
