@@ -3,6 +3,9 @@
 LSH only proposes (record window, work passage) pairs; it has false positives and misses nothing
 that verification could confirm, so every candidate is checked on the actual shingles:
 
+0. count the record positions whose shingle the candidate work regions hold at all (a compiled
+   hash-table count); a chain needs ``min_shingles`` of them, so the many chance candidates, which
+   share a common phrase or two, stop here with exactly the result full verification would give;
 1. pair every record shingle with the equal shingles of the candidate work regions;
 2. chain pairs that stay close in both texts (small gaps, local jumps allowed for reordered
    sentences), so scattered common phrases never form a chain;
@@ -145,16 +148,12 @@ def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _work_region(
-    registry: WorkRegistry, work: int, ranges: list[tuple[int, int]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """A candidate work's token positions in ``ranges`` (merged) and its shingles there, each range
-    read on its own (chance hits far apart in one work are not read as one long stretch)."""
+def _work_region(registry: WorkRegistry, work: int, ranges: list[tuple[int, int]]) -> np.ndarray:
+    """A candidate work's shingles in ``ranges`` (merged), concatenated; each range is read on its own,
+    so chance hits far apart in one work are not read as one long stretch."""
     if len(ranges) == 1:
-        start, end = ranges[0]
-        return np.arange(start, end), registry.work_shingles(work, slice(start, end))
-    positions = np.concatenate([np.arange(s, e) for s, e in ranges])
-    return positions, np.concatenate([registry.work_shingles(work, slice(s, e)) for s, e in ranges])
+        return registry.work_shingles(work, slice(*ranges[0]))
+    return np.concatenate([registry.work_shingles(work, slice(s, e)) for s, e in ranges])
 
 
 def _shared_positions(
@@ -197,13 +196,14 @@ def _shared_positions_reference(
 def _pairs(
     rec_values: np.ndarray,
     rec_ranges: list[tuple[int, int]],
-    work_pos: np.ndarray,
     wv: np.ndarray,
+    work_ranges: list[tuple[int, int]],
     max_occurrences: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every (record position, work position) with the same unmasked shingle, for shingles found at
-    most ``max_occurrences`` times in the work region (``work_pos`` and its shingles ``wv``)."""
+    most ``max_occurrences`` times in the work region (``wv``: its shingles in ``work_ranges``)."""
     rec_pos = np.concatenate([np.arange(s, e) for s, e in rec_ranges])
+    work_pos = np.concatenate([np.arange(s, e) for s, e in work_ranges])
     rv = rec_values[rec_pos]
     keep_w = wv != MASKED
     wv, work_pos = wv[keep_w], work_pos[keep_w]
@@ -425,14 +425,14 @@ class Matcher:
             work_ranges = _merge_ranges(
                 [(max(0, p - margin), min(n_work, p + window + margin)) for _, p in hits]
             )
-            work_pos, work_values = _work_region(self.registry, work, work_ranges)
+            work_values = _work_region(self.registry, work, work_ranges)
             # Most candidates are chance: a common phrase or two shared. A chain needs min_shingles
             # distinct record positions paired with the work, so counting the positions that can be
             # paired at all rejects those candidates exactly, without building or chaining pairs.
             need, max_occurrences = self.settings.min_shingles, self.settings.max_occurrences
             if _shared_positions(values, rec_ranges, work_values, max_occurrences, need) < need:
                 continue
-            rec_pos, work_pos = _pairs(values, rec_ranges, work_pos, work_values, max_occurrences)
+            rec_pos, work_pos = _pairs(values, rec_ranges, work_values, work_ranges, max_occurrences)
             if len(rec_pos) < self.settings.min_shingles:
                 continue
             chains = [

@@ -22,7 +22,9 @@ from auditor.match import (
 from auditor.normalize import tokenize
 
 
-def _regions(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray, np.ndarray]:
+def _regions(
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray, list[tuple[int, int]]]:
     """A record and a work region drawn from a small alphabet: repeats, masked shingles, shingles found
     more than ``max_occurrences`` times, and runs the two share."""
     alphabet = int(rng.integers(3, 400))
@@ -37,13 +39,13 @@ def _regions(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int]
     starts = rng.integers(0, len(record), int(rng.integers(1, 4)))
     ranges = _merge_ranges([(int(s), min(len(record), int(s) + int(rng.integers(1, 150)))) for s in starts])
     offset = int(rng.integers(0, 1000))
-    return record, ranges, np.arange(offset, offset + len(work)), work
+    return record, ranges, work, [(offset, offset + len(work))]
 
 
 def test_kernel_equals_the_numpy_reference():
     rng = np.random.default_rng(5)
     for _ in range(500):
-        record, ranges, _, work = _regions(rng)
+        record, ranges, work, _ = _regions(rng)
         max_occurrences = int(rng.integers(1, 10))
         exact = _shared_positions_reference(record, ranges, work, max_occurrences)
         assert _shared_positions(record, ranges, work, max_occurrences, 10**9) == exact
@@ -58,11 +60,11 @@ def test_the_count_is_the_record_positions_verification_pairs():
     rng = np.random.default_rng(8)
     settings = MatchSettings()
     for _ in range(500):
-        record, ranges, work_pos, work = _regions(rng)
-        rec_pos, paired_work_pos = _pairs(record, ranges, work_pos, work, settings.max_occurrences)
+        record, ranges, work, work_ranges = _regions(rng)
+        rec_pos, work_pos = _pairs(record, ranges, work, work_ranges, settings.max_occurrences)
         counted = _shared_positions_reference(record, ranges, work, settings.max_occurrences)
         assert counted == len(np.unique(rec_pos))
-        for chain in _chain(rec_pos, paired_work_pos, settings) if len(rec_pos) else []:
+        for chain in _chain(rec_pos, work_pos, settings) if len(rec_pos) else []:
             assert len(chain.positions) <= counted
             if _accept(chain, settings, record):
                 assert counted >= settings.min_shingles
