@@ -8,6 +8,7 @@ import dataclasses
 import gzip
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -24,7 +25,8 @@ from auditor import cli, engine
 from auditor.keyindex import KeyIndex
 from auditor.match import local_band_lookup
 from auditor.models import AuditResult
-from auditor.ray_engine import RayEngine, partitioned_lookup
+from auditor.ray_engine import RayEngine, discover_urls, partitioned_lookup
+from auditor.readers import discover_inputs
 from auditor.registry import WorkRegistry, build_registry
 from auditor.rules import load_rule_set
 from auditor.synth import build_sample_corpora
@@ -281,3 +283,21 @@ def test_registry_sources_may_be_urls_and_are_recorded_by_their_urls(local_ray, 
     assert [w["path"] for w in works[0]] == [w["path"] for w in works[1]]
     assert all(w["origin"].startswith(url + "/") for w in works[1] if w["origin"])
     assert any(w["origin"] for w in works[1])
+
+
+def test_url_discovery_decides_formats_as_folder_discovery_does(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text('{"text": "x"}\n')
+    shutil.copy(SAMPLES / "webcrawl" / "crawl-00001.parquet", corpus / "b.jsonl")  # Parquet by content
+    (corpus / "c.bin").write_bytes(b"\0\1")
+    (corpus / ".hidden.jsonl").write_text('{"text": "x"}\n')
+    (corpus / "filter-manifest.json").write_text('{"manifest_version": 1, "tool": {"name": "auditor"}}\n')
+    local, local_skipped = discover_inputs([corpus])
+    remote, remote_skipped = discover_urls(corpus.as_uri())
+    assert [(Path(i.name).name, i.reader) for i in local] == [(Path(i.name).name, i.reader) for i in remote]
+    assert (
+        [Path(s.input).name for s in local_skipped]
+        == [Path(s.input).name for s in remote_skipped]
+        == ["c.bin"]
+    )

@@ -19,6 +19,7 @@ from auditor.readers.stream import file_kind, open_regular
 
 __all__ = [
     "FILTER_MANIFEST_NAME",
+    "HEAD_BYTES",
     "READERS",
     "FieldSpec",
     "InputFile",
@@ -26,6 +27,8 @@ __all__ = [
     "discover_inputs",
     "interrupt_reading",
     "is_filter_manifest",
+    "is_filter_manifest_head",
+    "reader_by_content",
     "reader_for",
 ]
 
@@ -113,28 +116,41 @@ def interrupt_reading() -> None:
     interrupt_sandbox()
 
 
+HEAD_BYTES = 256
+"""How much of a file's start :func:`is_filter_manifest_head` and :func:`reader_by_content` look at."""
+
+
+def is_filter_manifest_head(name: str, head: bytes) -> bool:
+    """True for a ``filter-manifest.json`` written by ``auditor filter``, by its name and first bytes."""
+    return name == FILTER_MANIFEST_NAME and _FILTER_MANIFEST_HEAD.match(head) is not None
+
+
 def is_filter_manifest(path: Path) -> bool:
-    """True for a ``filter-manifest.json`` written by ``auditor filter`` (its name and its first bytes)."""
+    """:func:`is_filter_manifest_head` of a local file."""
     if path.name != FILTER_MANIFEST_NAME:
         return False
     try:
         with open_regular(path) as handle:
-            return _FILTER_MANIFEST_HEAD.match(handle.read(256)) is not None
+            return is_filter_manifest_head(path.name, handle.read(HEAD_BYTES))
     except OSError:
         return False  # the reader reports why it cannot read the file
 
 
-def _by_content(path: Path) -> type[Reader] | None:
-    try:
-        with open_regular(path) as handle:
-            head = handle.read(len(ARROW_FILE_MAGIC))
-    except OSError:
-        return None  # the reader reports why it cannot read the file
+def reader_by_content(head: bytes) -> type[Reader] | None:
+    """The reader a file's first bytes call for whatever its name (Parquet, Arrow); None: go by name."""
     if head.startswith(b"PAR1"):
         return ParquetReader
     if head.startswith(ARROW_FILE_MAGIC):
         return ArrowReader
     return None
+
+
+def _by_content(path: Path) -> type[Reader] | None:
+    try:
+        with open_regular(path) as handle:
+            return reader_by_content(handle.read(len(ARROW_FILE_MAGIC)))
+    except OSError:
+        return None  # the reader reports why it cannot read the file
 
 
 def _walk(root: Path, candidates: dict[str, _Candidate], skipped: list[Skipped]) -> None:
