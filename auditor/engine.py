@@ -248,6 +248,12 @@ class Engine(Protocol):
         ...
 
 
+def identify_file(path: Path) -> tuple[int, int, str]:
+    """A local input's size, modification time (ns) and sha256: what its checkpoint is keyed on."""
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, _sha256(path)
+
+
 def _sha256(path: Path) -> str:
     with open_regular(path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
@@ -554,8 +560,7 @@ class _LocalInputs:
         return list(found), list(skipped)
 
     def identify(self, item: Any) -> tuple[int, int, str]:
-        stat = item.path.stat()
-        return stat.st_size, stat.st_mtime_ns, _sha256(item.path)
+        return identify_file(item.path)
 
     def audit_inputs(
         self,

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from auditor.engine import InputAudit, RecordAuditor, ScanOptions, audit_input
+from auditor.engine import InputAudit, RecordAuditor, ScanOptions, audit_input, identify_file
 from auditor.errors import UsageError
 from auditor.keyindex import KeyIndex, bucket_bits, bucket_table
 from auditor.match import BandLookup, expand_ranges
@@ -193,12 +193,9 @@ def staged_sources(sources: Sequence[str]) -> Iterator[tuple[list[Path], dict[Pa
 
 def identify(item: InputFile | RemoteInput) -> tuple[int, int, str]:
     """An input's size, modification time (ns) and sha256, read where it lies."""
-    digest = hashlib.sha256()
     if isinstance(item, InputFile):
-        stat = item.path.stat()
-        with item.path.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256")
-        return stat.st_size, stat.st_mtime_ns, digest.hexdigest()
+        return identify_file(item.path)
+    digest = hashlib.sha256()
     filesystem, path = _filesystem(item.url)
     with filesystem.open_input_stream(path, compression=None) as handle:
         while chunk := handle.read(1 << 22):
