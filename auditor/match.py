@@ -131,11 +131,22 @@ def candidates_many(lookup: BandLookup, sketch: Sketch) -> dict[int, Hits]:
         return {}
     windows = query // keys.shape[1]
     columns = (sketch.window_record[windows], work, sketch.window_start[windows], start)
-    table = np.unique(np.stack(columns, axis=1), axis=0)
+    table = _unique_rows(np.stack(columns, axis=1))
     out: dict[int, Hits] = {}
     for record, work_, rec_start, pass_start in table.tolist():
         out.setdefault(record, {}).setdefault(work_, []).append((rec_start, pass_start))
     return out
+
+
+def _unique_rows(table: np.ndarray) -> np.ndarray:
+    """The distinct rows of a 2-d integer array in lexicographic order: ``np.unique(table, axis=0)``,
+    which sorts rows as structured values and is ~10x slower on a batch's band hits."""
+    if len(table) == 0:
+        return table
+    table = table[np.lexsort(table.T[::-1])]
+    keep = np.ones(len(table), dtype=bool)
+    keep[1:] = (table[1:] != table[:-1]).any(axis=1)
+    return table[keep]
 
 
 def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -106,3 +106,35 @@ def test_compiled_chaining_equals_the_python_reference():
         rec = np.sort(rng.integers(0, 400, n))
         work = rec + rng.integers(0, 3, n) * rng.choice([1, 150, -40], n) + int(rng.integers(0, 1000))
         assert acceptable(_chain(rec, work, settings)) == acceptable(_chain_reference(rec, work, settings))
+
+
+def test_candidates_are_the_distinct_hits_of_each_record_and_work_in_order():
+    import numpy as np
+
+    from auditor.match import Sketch, _unique_rows, candidates_many
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        windows, bands = int(rng.integers(1, 40)), 4
+        sketch = Sketch(
+            np.zeros(0, dtype=np.uint64),
+            np.zeros(1, dtype=np.int64),
+            np.zeros((windows, bands), dtype=np.uint64),
+            np.sort(rng.integers(0, 5, windows)),
+            rng.integers(0, 3, windows) * 24,
+        )
+        n = int(rng.integers(0, 300))
+        hits = (rng.integers(0, windows * bands, n), rng.integers(0, 4, n), rng.integers(0, 3, n) * 24)
+        table = np.stack(
+            (sketch.window_record[hits[0] // bands], hits[1], sketch.window_start[hits[0] // bands], hits[2]),
+            axis=1,
+        )
+        assert np.array_equal(_unique_rows(table), np.unique(table, axis=0).reshape(-1, 4))
+        expected: dict = {}
+        for record, work, rec_start, pass_start in np.unique(table, axis=0).reshape(-1, 4).tolist():
+            expected.setdefault(record, {}).setdefault(work, []).append((rec_start, pass_start))
+        found = candidates_many(lambda keys, hits=hits: hits, sketch)
+        # The same records, works and hits, in the same order (verification follows it).
+        assert [(r, list(h.items())) for r, h in found.items()] == [
+            (r, list(h.items())) for r, h in expected.items()
+        ]
