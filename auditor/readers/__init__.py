@@ -136,6 +136,18 @@ def is_filter_manifest(path: Path) -> bool:
         return False  # the reader reports why it cannot read the file
 
 
+_REGISTRY_HEAD = re.compile(rb'\s*\{\s*"format":\s*"auditor-registry"')
+
+
+def _is_registry(folder: Path) -> bool:
+    """A registry folder (``registry build`` output) found in a corpus folder: its tables are not corpus."""
+    try:
+        with open_regular(folder / "manifest.json") as handle:
+            return _REGISTRY_HEAD.match(handle.read(HEAD_BYTES)) is not None
+    except OSError:
+        return False
+
+
 def reader_by_content(head: bytes) -> type[Reader] | None:
     """The reader a file's first bytes call for whatever its name (Parquet, Arrow); None: go by name."""
     if head.startswith(b"PAR1"):
@@ -163,6 +175,10 @@ def _walk(root: Path, candidates: dict[str, _Candidate], skipped: list[Skipped])
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             skipped.append(Skipped(folder.as_posix(), None, f"cannot list folder: {exc.strerror or exc}"))
+            continue
+        if _is_registry(folder):
+            what = "an auditor registry (its manifest.json says so), not corpus; not read"
+            skipped.append(Skipped(folder.as_posix(), None, what))
             continue
         subfolders = []
         for entry in entries:

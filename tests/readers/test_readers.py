@@ -1,4 +1,5 @@
 import gzip
+import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -169,3 +170,24 @@ def test_a_corpus_file_that_is_only_named_like_the_manifest_is_read(tmp_path):
     (tmp_path / "sub" / "manifest.json").write_bytes(MANIFEST_LINE)  # the content alone is not enough
     inputs, _ = discover_inputs([tmp_path])
     assert [i.path.name for i in inputs] == ["filter-manifest.json", "manifest.json"]
+
+
+def test_a_registry_inside_a_corpus_folder_is_skipped_with_the_reason_not_read_as_corpus(
+    tmp_path, small_registry
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text('{"text": "a record"}\n')
+    shutil.copytree(small_registry.path, corpus / "registry")  # its .parquet and .arrow tables
+    inputs, skipped = discover_inputs([corpus])
+    assert [i.path.name for i in inputs] == ["a.jsonl"]
+    assert [(s.input, s.reason) for s in skipped] == [
+        (
+            (corpus / "registry").as_posix(),
+            "an auditor registry (its manifest.json says so), not corpus; not read",
+        )
+    ]
+    (corpus / "other").mkdir()
+    (corpus / "other" / "manifest.json").write_text('{"format": "something else"}\n')
+    inputs, _ = discover_inputs([corpus])
+    assert [i.path.name for i in inputs] == ["a.jsonl", "manifest.json"]
