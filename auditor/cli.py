@@ -447,7 +447,7 @@ def decide_exit_code(result: AuditResult, fail_on: Severity | None, strict: bool
     "--max-record-size",
     default="64MiB",
     show_default=True,
-    help="Longest JSONL line / text file / Parquet text read as one record; longer ones are skipped.",
+    help="Longest record read (JSONL line, CSV row, text file, Parquet/Arrow text); longer ones are skipped.",
 )
 @click.option(
     "--max-expanded-size",
