@@ -18,6 +18,19 @@ SPAN = pa.struct(
         pa.field("work_end", pa.int64()),
     ]
 )
+EDITION = pa.struct(
+    [
+        pa.field("work_id", pa.string()),
+        pa.field("work_title", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("similarity", pa.float64()),
+        pa.field("record_coverage", pa.float64()),
+        pa.field("matched_tokens", pa.int64()),
+        pa.field("spans", pa.list_(SPAN)),
+    ]
+)
+"""One other edition of the finding's book the record also copies: the finding's own work and score
+columns, by the same names, for that edition (its ``spans`` offsets point into that edition's text)."""
 SCHEMA = pa.schema(
     [
         pa.field("fingerprint", pa.string(), nullable=False),
@@ -35,6 +48,8 @@ SCHEMA = pa.schema(
         pa.field("matched_tokens", pa.int64()),
         pa.field("spans", pa.list_(SPAN)),
         pa.field("message", pa.string()),
+        # Added after the first release: new columns go last, so readers by position keep working.
+        pa.field("editions", pa.list_(EDITION)),
     ]
 )
 """findings.parquet's columns; an empty report gives an empty file with the same schema."""
@@ -43,6 +58,33 @@ SCHEMA = pa.schema(
 def _str(value: Any) -> str | None:
     # Arrow strings are UTF-8: a lone surrogate cannot be stored, so it is written as [U+XXXX].
     return None if value is None else encodable(str(value))
+
+
+def _spans(value: Any) -> list[dict[str, Any]]:
+    return [{key: span.get(key) for key in SPAN.names} for span in value or [] if isinstance(span, dict)]
+
+
+def _editions(value: Any) -> list[dict[str, Any]]:
+    """A finding's ``editions`` as ``EDITION`` rows, in report order (by work id)."""
+    rows = []
+    for entry in value if isinstance(value, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        work, score = entry.get("work"), entry.get("score")
+        work = work if isinstance(work, dict) else {}
+        score = score if isinstance(score, dict) else {}
+        rows.append(
+            {
+                "work_id": _str(work.get("id")),
+                "work_title": _str(work.get("title")),
+                "kind": _str(entry.get("kind")),
+                "similarity": score.get("similarity"),
+                "record_coverage": score.get("record_coverage"),
+                "matched_tokens": score.get("matched_tokens"),
+                "spans": _spans(entry.get("spans")),
+            }
+        )
+    return rows
 
 
 def build_table(report: dict[str, Any]) -> pa.Table:
@@ -65,10 +107,9 @@ def build_table(report: dict[str, Any]) -> pa.Table:
         columns["similarity"].append(score.get("similarity"))
         columns["record_coverage"].append(score.get("record_coverage"))
         columns["matched_tokens"].append(score.get("matched_tokens"))
-        columns["spans"].append(
-            [{key: span.get(key) for key in SPAN.names} for span in finding.get("spans") or []]
-        )
+        columns["spans"].append(_spans(finding.get("spans")))
         columns["message"].append(_str(finding.get("message", "")))
+        columns["editions"].append(_editions(finding.get("editions")))
     return pa.table(columns, schema=SCHEMA)
 
 
