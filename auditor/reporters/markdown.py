@@ -34,6 +34,26 @@ def md(value: Any, limit: int = CELL_CHARS) -> str:
     return text.replace("@", "@<!-- -->")
 
 
+def editions_text(value: Any) -> str:
+    """Other editions of a book as "title (id), …", as the HTML report names them: a finding's
+    ``editions`` (each with a ``work``) or a ``works[]`` entry's (each a work); "" when none."""
+    names = []
+    for entry in value if isinstance(value, list) else []:
+        work = entry.get("work", entry) if isinstance(entry, dict) else None
+        if not isinstance(work, dict):
+            continue
+        work_id, title = str(work.get("id") or ""), str(work.get("title") or "")
+        names.append(f"{title} ({work_id})" if title and title != work_id else work_id or title)
+    return ", ".join(n for n in names if n)
+
+
+def _with_editions(cell: str, editions: Any) -> str:
+    """A work's table cell, followed on a new line by the other editions matched, when there are any."""
+    text = editions_text(editions)
+    # <br> is the one line break a Markdown table cell takes; the names themselves are escaped.
+    return f"{cell}<br>also matched editions: {md(text)}" if text else cell
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -84,7 +104,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             ["Work", "Id", "Coverage", "Records"],
             [
                 [
-                    md(w.get("title")),
+                    _with_editions(md(w.get("title")), w.get("editions")),
                     md(w.get("id")),
                     f"{float(w.get('coverage') or 0) * 100:.1f} %",
                     f"{int(w.get('records') or 0):,}",
@@ -108,7 +128,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                     md(f.get("rule_id"), 40),
                     md(f.get("kind"), 40),
                     md(f"{record.get('id')} ({record.get('input')}:{record.get('row')})", 80),
-                    md(work.get("title") or work.get("id") or "", 60),
+                    _with_editions(md(work.get("title") or work.get("id") or "", 60), f.get("editions")),
                     md(f.get("message")),
                 ]
             )

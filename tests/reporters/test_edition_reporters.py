@@ -1,4 +1,4 @@
-"""A book's other editions in findings.parquet, as the HTML report and SARIF show them."""
+"""A book's other editions in findings.parquet and summary.md, as the HTML report and SARIF show them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from auditor.reporters.markdown import MarkdownReporter
 from auditor.reporters.parquet import SCHEMA, ParquetReporter
 from tests.test_cli import invoke
 from tests.test_editions import chapter, scan, shelf  # noqa: F401  (shelf is a fixture)
@@ -143,11 +144,43 @@ def test_parquet_editions_of_reports_without_the_field_or_with_broken_entries(
     ]  # fmt: skip
 
 
-def test_a_scanned_epub_and_pdf_pair_shows_in_parquet(shelf, tmp_path: Path):  # noqa: F811
+def test_markdown_names_the_other_editions_under_the_finding_and_the_work(book_report):
+    text = MarkdownReporter().render(book_report)
+    lines = text.splitlines()
+    (finding,) = [line for line in lines if "doc\\-1 \\(" in line]
+    assert (
+        "| The Novel<br>also matched editions: The Novel \\(print edition\\) \\(novel\\-pdf\\), novel\\-txt |"
+        in finding
+    )
+    (work,) = [line for line in lines if line.startswith("| The Novel<br>") and "30.0 %" in line]
+    assert work.startswith(
+        "| The Novel<br>also matched editions: The Novel \\(print edition\\) \\(novel\\-pdf\\) | novel |"
+    )
+    (single,) = [line for line in lines if "doc\\-2 \\(" in line]
+    assert "also matched" not in single
+    assert text.count("also matched editions: ") == 2
+
+
+def test_markdown_edition_names_are_escaped(report_factory, finding_factory):
+    hostile = {"id": "<img src=x> @someone", "title": "[x](https://evil.example) | **b**"}
+    report = report_factory(
+        [finding_factory(work=NOVEL, editions=[{"work": hostile, "kind": "near-duplicate", "score": None}])],
+        works=[dict(NOVEL, coverage=0.1, records=1, editions=[hostile])],
+    )
+    text = MarkdownReporter().render(report)
+    escaped = (
+        "\\[x\\]\\(https\\://evil\\.example\\) \\| \\*\\*b\\*\\* \\(&lt;img src=x&gt; @<!-- -->someone\\)"
+    )
+    assert text.count("also matched editions: " + escaped) == 2
+    assert "<img" not in text and "](https" not in text and "@someone" not in text
+
+
+def test_a_scanned_epub_and_pdf_pair_shows_in_parquet_and_markdown(shelf, tmp_path: Path):  # noqa: F811
     report, out = scan(shelf, tmp_path, [chapter(shelf["novel"], 1)])
     (finding,) = [f for f in report["findings"] if f["editions"]]
     (edition,) = finding["editions"]
     invoke(["report", out / "report.json", "--format", "parquet", "-o", out / "findings.parquet"], 0)
+    invoke(["report", out / "report.json", "--format", "md", "-o", out / "summary.md"], 0)
 
     rows = read_parquet((out / "findings.parquet").read_bytes()).to_pylist()
     (row,) = [r for r in rows if r["fingerprint"] == finding["fingerprint"]]
@@ -156,3 +189,10 @@ def test_a_scanned_epub_and_pdf_pair_shows_in_parquet(shelf, tmp_path: Path):  #
     assert column["work_id"] == edition["work"]["id"] and column["kind"] == "near-duplicate"
     assert column["matched_tokens"] == edition["score"]["matched_tokens"] > 0
     assert len(column["spans"]) == len(edition["spans"]) > 0
+
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    (work,) = report["works"]  # named by its best-covered edition, which may not be the finding's
+    shown = {"novel": "The Novel \\(novel\\)", "novel-pdf": "The Novel \\(print edition\\) \\(novel\\-pdf\\)"}
+    for other in (edition["work"], *work["editions"]):
+        assert "also matched editions: " + shown[other["id"]] in summary
+    assert summary.count("also matched editions: ") == 2  # the finding's row and the book's row
