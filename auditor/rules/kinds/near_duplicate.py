@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from auditor.models import Finding, Match
+from auditor.models import EditionMatch, Finding, Match
 from auditor.rules.check import Check, CompileContext, Subject, register_kind
 from auditor.rules.ladder import Ladder, Metric
 from auditor.rules.params import Cursor
@@ -19,7 +19,16 @@ MATCH_PLACEHOLDERS: dict[str, Any] = {
     "matched_tokens": 310,
     "work_tokens": 305,
     "spans": 2,
+    "editions": "A Registered Novel (print edition) (work-2)",
 }
+
+
+def editions_text(editions: tuple[EditionMatch, ...]) -> str:
+    """The other editions of a match's book as "title (id), …" (as reports name them); "" when none."""
+    return ", ".join(
+        f"{e.work.title} ({e.work.id})" if e.work.title and e.work.title != e.work.id else e.work.id
+        for e in editions
+    )
 
 
 def match_values(match: Match) -> dict[str, Any]:
@@ -33,6 +42,7 @@ def match_values(match: Match) -> dict[str, Any]:
         "matched_tokens": match.matched_tokens,
         "work_tokens": match.work_tokens,
         "spans": len(match.spans),
+        "editions": editions_text(match.editions),
     }
 
 
