@@ -18,6 +18,7 @@ from auditor.reporters.base import Reporter, register
 from auditor.reporters.summary import (
     CONTENT_KINDS,
     SourceIndex,
+    editions_text,
     fail_threshold,
     licence_mix,
     severity_rank,
@@ -130,16 +131,7 @@ def _score(score: dict[str, Any] | None) -> str:
 
 
 def _editions(value: Any) -> str:
-    """Other editions of a book as "title (id), …": a finding's ``editions`` (each with a ``work``)
-    or a ``works[]`` entry's (each a work); "" when none (reports from before editions were merged)."""
-    names = []
-    for entry in value if isinstance(value, list) else []:
-        work = entry.get("work", entry) if isinstance(entry, dict) else None
-        if not isinstance(work, dict):
-            continue
-        work_id, title = str(work.get("id") or ""), str(work.get("title") or "")
-        names.append(f"{title} ({work_id})" if title and title != work_id else work_id or title)
-    return clamp(", ".join(n for n in names if n), CELL_CHARS)
+    return clamp(editions_text(value), CELL_CHARS)
 
 
 def _location(record: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from auditor.models import SEVERITY_NAMES
 from auditor.reporters.base import Reporter, register
-from auditor.reporters.summary import top_sources, top_works, verdict, worst_first
+from auditor.reporters.summary import editions_text, top_sources, top_works, verdict, worst_first
 from auditor.reporters.text import clamp, one_line, visible
 
 TOP_FINDINGS = 20
@@ -32,19 +32,6 @@ def md(value: Any, limit: int = CELL_CHARS) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return text.replace("@", "@<!-- -->")
-
-
-def editions_text(value: Any) -> str:
-    """Other editions of a book as "title (id), …", as the HTML report names them: a finding's
-    ``editions`` (each with a ``work``) or a ``works[]`` entry's (each a work); "" when none."""
-    names = []
-    for entry in value if isinstance(value, list) else []:
-        work = entry.get("work", entry) if isinstance(entry, dict) else None
-        if not isinstance(work, dict):
-            continue
-        work_id, title = str(work.get("id") or ""), str(work.get("title") or "")
-        names.append(f"{title} ({work_id})" if title and title != work_id else work_id or title)
-    return ", ".join(n for n in names if n)
 
 
 def _with_editions(cell: str, editions: Any) -> str:

@@ -156,3 +156,16 @@ class SourceIndex:
             if candidate in self._keys:
                 return candidate
         return host or str(record.get("input", ""))
+
+
+def editions_text(value: Any) -> str:
+    """Other editions of a book as "title (id), …": a finding's ``editions`` (each with a ``work``)
+    or a ``works[]`` entry's (each a work); "" when none (reports from before editions were merged)."""
+    names = []
+    for entry in value if isinstance(value, list) else []:
+        work = entry.get("work", entry) if isinstance(entry, dict) else None
+        if not isinstance(work, dict):
+            continue
+        work_id, title = str(work.get("id") or ""), str(work.get("title") or "")
+        names.append(f"{title} ({work_id})" if title and title != work_id else work_id or title)
+    return ", ".join(n for n in names if n)
