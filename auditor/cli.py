@@ -106,6 +106,21 @@ def cli() -> None:
 # --------------------------------------------------------------------------------------------- registry
 
 
+def _engine_options(command: Any) -> Any:
+    """--engine and --ray-address, shared by the commands that can run on Ray."""
+    command = click.option(
+        "--ray-address",
+        help="Ray cluster for --engine ray (default: RAY_ADDRESS, else a local Ray started for the run).",
+    )(command)
+    return click.option(
+        "--engine",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Run here (local processes) or on a Ray cluster; the result is the same.",
+    )(command)
+
+
 @cli.group()
 def registry() -> None:
     """Build and inspect registries of works."""
@@ -136,17 +151,7 @@ def registry() -> None:
 @click.option("--num-perm", default=_DEFAULTS.num_perm, show_default=True, type=int)
 @click.option("--bands", default=_DEFAULTS.bands, show_default=True, type=int)
 @click.option("--seed", default=_DEFAULTS.seed, show_default=True, type=int)
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Run here (local processes) or on a Ray cluster; the result is the same.",
-)
-@click.option(
-    "--ray-address",
-    help="Ray cluster to use with --engine ray (default: RAY_ADDRESS, else a local Ray started for the run).",
-)
+@_engine_options
 @click.option("--quiet", is_flag=True, help="No progress or summary on stderr.")
 def registry_build(
     sources: tuple[str, ...],
@@ -473,17 +478,7 @@ def decide_exit_code(result: AuditResult, fail_on: Severity | None, strict: bool
     is_flag=True,
     help="Continue an interrupted scan into the same OUTDIR from its checkpoints (same inputs and config).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Run here (local processes) or on a Ray cluster; the result is the same.",
-)
-@click.option(
-    "--ray-address",
-    help="Ray cluster to use with --engine ray (default: RAY_ADDRESS, else a local Ray started for the run).",
-)
+@_engine_options
 @click.option(
     "--ray-partitions",
     type=click.IntRange(min=1),
