@@ -412,7 +412,8 @@ def scan(
     skipped = list(skipped)
     bytes_total = sum(item.size for item in inputs)
     counts: dict[str, list[int]] = {}
-    auditor = RecordAuditor(registries, rules, options)
+    # Another engine audits elsewhere: this process then only merges, and needs no auditor of its own.
+    auditor = RecordAuditor(registries, rules, options) if engine is None else None
     findings: list[Finding] = []
     tally = SourceTally()
     work_spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
@@ -492,7 +493,7 @@ def scan(
     if checkpoints is not None:
         checkpoints.begin(_run_settings(registries, rules, options))
     workers = max(1, options.workers)
-    if engine is None and whole_inputs(inputs, workers):
+    if auditor is not None and whole_inputs(inputs, workers):
         engine = _LocalInputs(auditor, workers)
     if engine is None:
         batches = _batches(inputs, options.fields, skipped, counts, options.limits, digests, checkpoints)
@@ -581,15 +582,20 @@ class _LocalInputs:
 
 def _run(
     batches: Iterator[tuple[list[Record], _Event]],
-    auditor: RecordAuditor,
+    auditor: RecordAuditor | None,
     consume: Callable[[list[Record], _Audited, _Event], None],
     workers: int,
 ) -> None:
     """Audit the batches here or in worker processes; results are consumed in input order either way."""
     if workers == 1:
         for batch, event in batches:
+            if not batch:  # an input without records, or one another engine audited whole
+                consume(batch, ([], []), event)
+                continue
+            assert auditor is not None, "records to audit in a scan without an auditor"
             consume(batch, _audited(auditor, batch), event)
         return
+    assert auditor is not None, "worker processes without an auditor"
     ctx = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     )
