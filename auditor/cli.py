@@ -169,12 +169,9 @@ def registry_build(
     quiet: bool,
 ) -> None:
     """Build a registry from work files (.txt .md .html .epub .pdf), folders of them and catalogues."""
-    from auditor.ray_engine import is_url
     from auditor.registry import build_registry, build_summary
 
-    urls = [source for source in sources if is_url(source)]
-    if urls and engine != "ray":
-        _fail(f"registry source URL {urls[0]} is read by the Ray engine only: add --engine ray")
+    _check_sources(sources, engine)
     if bands < 1 or num_perm % bands:
         _fail(f"--num-perm {num_perm} is not a multiple of --bands {bands}")
     try:
@@ -190,13 +187,7 @@ def registry_build(
         _fail(str(exc))
     progress, done = _work_progress(quiet)
     with contextlib.ExitStack() as stack:
-        ray_engine, names = None, None
-        paths = [Path(source) for source in sources]
-        if engine == "ray":
-            from auditor.ray_engine import staged_sources
-
-            ray_engine = stack.enter_context(_ray_engine(ray_address))
-            paths, names = stack.enter_context(staged_sources(sources))
+        paths, mapper, names = _sources_on(engine, ray_address, sources, stack)
         try:
             manifest = build_registry(
                 paths,
@@ -206,13 +197,35 @@ def registry_build(
                 config=config,
                 fingerprints_only=fingerprints_only,
                 progress=progress,
-                mapper=ray_engine.mapper() if ray_engine is not None else None,
+                mapper=mapper,
                 names=names,
             )
         finally:
             done()
     if not quiet:
         click.echo("\n".join(build_summary(manifest)), err=True)
+
+
+def _check_sources(sources: Sequence[str], engine: str) -> None:
+    from auditor.ray_engine import is_url
+
+    urls = [source for source in sources if is_url(source)]
+    if urls and engine != "ray":
+        _fail(f"registry source URL {urls[0]} is read by the Ray engine only: add --engine ray")
+
+
+def _sources_on(
+    engine: str, ray_address: str | None, sources: Sequence[str], stack: contextlib.ExitStack
+) -> tuple[list[Path], Any, dict[Path, str] | None]:
+    """Registry sources as local paths, the mapper that tokenises and signs works (None: this
+    machine), and the names of sources copied from URLs; Ray is started (or joined) on ``stack``."""
+    if engine != "ray":
+        return [Path(source) for source in sources], None, None
+    from auditor.ray_engine import staged_sources
+
+    ray_engine = stack.enter_context(_ray_engine(ray_address))
+    paths, names = stack.enter_context(staged_sources(sources))
+    return paths, ray_engine.mapper(), names
 
 
 def _ray_engine(address: str | None, partitions: int | None = None) -> Any:
@@ -241,7 +254,7 @@ def _work_progress(quiet: bool) -> tuple[Any, Any]:
 
 @registry.command("add")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1)
 @click.option(
     "--catalogue",
     "catalogues",
@@ -249,18 +262,31 @@ def _work_progress(quiet: bool) -> tuple[Any, Any]:
     type=click.Path(path_type=Path),
     help="Catalogue CSV, JSONL or Parquet of the works to add; repeatable.",
 )
+@_engine_options
 @click.option("--quiet", is_flag=True, help="No progress or summary on stderr.")
-def registry_add(path: Path, sources: tuple[Path, ...], catalogues: tuple[Path, ...], quiet: bool) -> None:
+def registry_add(
+    path: Path,
+    sources: tuple[str, ...],
+    catalogues: tuple[Path, ...],
+    engine: str,
+    ray_address: str | None,
+    quiet: bool,
+) -> None:
     """Add works to registry PATH as a new snapshot (its fingerprint settings are kept)."""
     from auditor.registry import add_to_registry, build_summary
 
     if not sources and not catalogues:
         _fail("give the works to add: SOURCE files or folders, or --catalogue FILE")
+    _check_sources(sources, engine)
     progress, done = _work_progress(quiet)
-    try:
-        manifest = add_to_registry(path, list(sources), catalogues=list(catalogues), progress=progress)
-    finally:
-        done()
+    with contextlib.ExitStack() as stack:
+        paths, mapper, names = _sources_on(engine, ray_address, sources, stack)
+        try:
+            manifest = add_to_registry(
+                path, paths, catalogues=list(catalogues), progress=progress, mapper=mapper, names=names
+            )
+        finally:
+            done()
     if not quiet:
         click.echo("\n".join(build_summary(manifest)), err=True)
 

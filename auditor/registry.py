@@ -989,13 +989,16 @@ def add_to_registry(
     *,
     catalogues: Sequence[Path] = (),
     progress: Progress | None = None,
+    mapper: Mapper | None = None,
+    names: Mapping[Path, str] | None = None,
 ) -> dict[str, Any]:
     """Add works to a registry, as a new snapshot; returns the new manifest.
 
     The index is rebuilt from the stored tokens (raw shingles and offsets) of the works already in
     it plus the new ones, so boilerplate and edition groups are recomputed over all works and the
     result equals a fresh build of all the sources; fingerprint-only registries can be added to as
-    well (the new works' text is not stored either).
+    well (the new works' text is not stored either). ``mapper`` and ``names`` are
+    :func:`build_registry`'s.
 
     Raises:
         UsageError: bad sources, nothing readable, or a work id already in the registry.
@@ -1004,6 +1007,8 @@ def add_to_registry(
     registry = WorkRegistry(Path(path))
     existing, existing_tokens = _stored_works(registry)
     gathered = gather_sources(sources, catalogues, progress)
+    if names:
+        _rename(gathered, names)
     _check_gathered(gathered, "added")
     have = {w.work_id: w for w in existing}
     clash = [w.work_id for w in gathered.works if w.work_id in have]
@@ -1020,7 +1025,7 @@ def add_to_registry(
                 f"work {work.work_id!r} is the same file (sha256) as {by_sha[work.sha256]!r}, "
                 "already registered"
             )
-    new_tokens = _tokenise_all(gathered.works, registry.config.shingle_size)
+    new_tokens = _tokenise_all(gathered.works, registry.config.shingle_size, mapper)
     merged = sorted(
         zip(existing + gathered.works, existing_tokens + new_tokens, strict=True), key=lambda p: p[0].work_id
     )
@@ -1035,6 +1040,7 @@ def add_to_registry(
         gathered=gathered,
         previous=registry.manifest,
         previous_ids=frozenset(have),
+        mapper=mapper,
     )
 
 

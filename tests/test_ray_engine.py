@@ -301,3 +301,18 @@ def test_url_discovery_decides_formats_as_folder_discovery_does(tmp_path):
         == [Path(s.input).name for s in remote_skipped]
         == ["c.bin"]
     )
+
+
+def test_registry_add_on_ray_writes_what_it_writes_locally(
+    local_ray, generated, sample_registry, tmp_path, capsys
+):
+    more = generated / "source" / "registry" / "works"
+    for engine_name in ("local", "ray"):
+        shutil.copytree(sample_registry, tmp_path / engine_name)
+        code, err = _run(
+            ["registry", "add", tmp_path / engine_name, more, "--quiet", "--engine", engine_name], capsys
+        )
+        assert code == 0, err
+    local, remote = (json.loads((tmp_path / n / "manifest.json").read_text()) for n in ("local", "ray"))
+    assert local["counts"]["works"] > 20
+    assert local["files"] == remote["files"]
