@@ -8,7 +8,14 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from auditor.reporters.base import Reporter, register
-from auditor.reporters.summary import SourceIndex, failing_rank, severity_rank, suppression_text, worst_first
+from auditor.reporters.summary import (
+    SourceIndex,
+    editions_text,
+    failing_rank,
+    severity_rank,
+    suppression_text,
+    worst_first,
+)
 from auditor.reporters.text import clamp, one_line, visible
 
 MESSAGE_CHARS = 500
@@ -32,6 +39,9 @@ def _describe(finding: dict[str, Any]) -> str:
         lines.append(f"url {record['url']}")
     if work:
         lines.append(f"work {work.get('title')} [{work.get('id')}] in registry {work.get('registry')}")
+    editions = editions_text(finding.get("editions"))
+    if editions:
+        lines.append(f"also matched editions: {editions}")
     if finding.get("detail"):
         lines.append(f"detail {finding['detail']}")
     for span in finding.get("spans") or []:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from auditor.reporters.junit import JunitReporter
 from auditor.reporters.markdown import MarkdownReporter
 from auditor.reporters.parquet import SCHEMA, ParquetReporter
 from tests.test_cli import invoke
@@ -196,3 +198,12 @@ def test_a_scanned_epub_and_pdf_pair_shows_in_parquet_and_markdown(shelf, tmp_pa
     for other in (edition["work"], *work["editions"]):
         assert "also matched editions: " + shown[other["id"]] in summary
     assert summary.count("also matched editions: ") == 2  # the finding's row and the book's row
+
+
+def test_junit_names_the_other_editions_in_the_failure_text(book_report):
+    root = ET.fromstring(JunitReporter().render(book_report))
+    texts = [f.text or "" for f in root.iter("failure")]
+    assert any(
+        "also matched editions: The Novel (print edition) (novel-pdf), novel-txt" in text for text in texts
+    )
+    assert all("also matched" not in text for text in texts if "doc-2" in text)
