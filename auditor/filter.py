@@ -39,6 +39,7 @@ from auditor.readers import FILTER_MANIFEST_NAME, InputFile, discover_inputs
 from auditor.readers.arrow import arrow_kind
 from auditor.readers.delimited import dialect_for, iter_rows
 from auditor.readers.stream import CHUNK_BYTES, STREAM_ERRORS, check_decoded_head, open_decoded
+from auditor.reporters.summary import option_value
 
 MANIFEST_NAME = FILTER_MANIFEST_NAME
 MANIFEST_VERSION = 1
@@ -162,19 +163,11 @@ def records_to_remove(
 
 def scan_min_severity(report: Mapping[str, Any]) -> Severity:
     """The ``--min-severity`` the report's scan ran with (findings below it are not in the report)."""
-    args = [str(a) for a in (report.get("run") or {}).get("command") or []]
-    for i, arg in enumerate(args):
-        value = None
-        if arg == "--min-severity" and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith("--min-severity="):
-            value = arg.partition("=")[2]
-        if value is not None:
-            try:
-                return Severity.parse(value)
-            except ValueError:
-                break
-    return Severity.INFO
+    value = option_value((report.get("run") or {}).get("command") or [], "--min-severity")
+    try:
+        return Severity.parse(value) if value is not None else Severity.INFO
+    except ValueError:
+        return Severity.INFO
 
 
 def scan_limits(report: Mapping[str, Any]) -> Limits:
@@ -184,19 +177,11 @@ def scan_limits(report: Mapping[str, Any]) -> Limits:
     own tracker rather than by the ``csv`` module, so filter uses the scan's limit to number rows as
     the scan did.
     """
-    args = [str(a) for a in (report.get("run") or {}).get("command") or []]
-    for i, arg in enumerate(args):
-        value = None
-        if arg == "--max-record-size" and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith("--max-record-size="):
-            value = arg.partition("=")[2]
-        if value is not None:
-            try:
-                return Limits(max_record_bytes=parse_size(value))
-            except ValueError:
-                break
-    return Limits()
+    value = option_value((report.get("run") or {}).get("command") or [], "--max-record-size")
+    try:
+        return Limits(max_record_bytes=parse_size(value)) if value is not None else Limits()
+    except ValueError:
+        return Limits()
 
 
 def output_name(input_name: str) -> str:

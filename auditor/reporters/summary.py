@@ -37,19 +37,27 @@ def worst_first(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(findings, key=lambda f: -severity_rank(f.get("severity")))
 
 
+def option_value(command: Sequence[str], option: str) -> str | None:
+    """The value of ``option`` (``--name value`` or ``--name=value``) in a recorded command line."""
+    args = [str(a) for a in command]
+    for i, arg in enumerate(args):
+        if arg == option and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(option + "="):
+            return arg.partition("=")[2]
+    return None
+
+
 def fail_threshold(command: Sequence[str]) -> str | None:
     """The ``--fail-on`` value of a recorded command line.
 
     Returns the value as given (a severity or ``never``), the default for a ``scan`` without the
     option, or None when the command does not say (not a scan, or not recorded).
     """
-    args = [str(a) for a in command]
-    for i, arg in enumerate(args):
-        if arg == "--fail-on" and i + 1 < len(args):
-            return args[i + 1].lower()
-        if arg.startswith("--fail-on="):
-            return arg.partition("=")[2].lower()
-    return DEFAULT_FAIL_ON if "scan" in args else None
+    value = option_value(command, "--fail-on")
+    if value is not None:
+        return value.lower()
+    return DEFAULT_FAIL_ON if "scan" in [str(a) for a in command] else None
 
 
 def failing_rank(command: Sequence[str]) -> int | None:
