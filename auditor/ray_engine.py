@@ -141,6 +141,12 @@ def discover_urls(url: str) -> tuple[list[RemoteInput], list[Skipped]]:
     return inputs, skipped
 
 
+def _copy_file(filesystem: Any, path: str, local: Path) -> None:
+    """One file of a pyarrow file system copied, as stored (never decompressed), to a local path."""
+    with filesystem.open_input_stream(path, compression=None) as source, local.open("wb") as target:
+        shutil.copyfileobj(source, target, 1 << 22)
+
+
 @contextlib.contextmanager
 def staged(item: InputFile | RemoteInput) -> Iterator[InputFile]:
     """An input as a local file: a local one as it is, a URL copied to this machine's temp folder
@@ -152,8 +158,7 @@ def staged(item: InputFile | RemoteInput) -> Iterator[InputFile]:
     folder = tempfile.mkdtemp(prefix="auditor-stage-")
     try:
         local = Path(folder) / Path(path).name
-        with filesystem.open_input_stream(path, compression=None) as source, local.open("wb") as target:
-            shutil.copyfileobj(source, target, 1 << 22)
+        _copy_file(filesystem, path, local)
         yield InputFile(path=local, name=item.name, reader=item.reader, size=item.size)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -182,8 +187,7 @@ def staged_sources(sources: Sequence[str]) -> Iterator[tuple[list[Path], dict[Pa
             if info.type == fs.FileType.Directory:
                 fs.copy_files(path, str(local), source_filesystem=filesystem)
             else:
-                with filesystem.open_input_stream(path, compression=None) as src, local.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 22)
+                _copy_file(filesystem, path, local)
             paths.append(local)
             names[local] = source.rstrip("/")
         yield paths, names
@@ -378,7 +382,8 @@ class RayEngine:
             options=replace(options, workers=1),
         )
         task = self.ray.remote(num_cpus=1, max_retries=3)(_audit_one)
-        yield from self._ordered(task, self.ray.put(job), items)
+        job_ref = self.ray.put(job)
+        yield from self._ordered_calls(task, [(job_ref, item) for item in items])
 
     # -- registry build --------------------------------------------------------------------------
 
@@ -414,9 +419,6 @@ class RayEngine:
                 raise RuntimeError(f"band partitions of {registry.path} hold {held} rows of {rows}")
             self._actors[key] = _Registry(key[0], key[1], actors, bounds)
         return self._actors[key]
-
-    def _ordered(self, task: Any, job: Any, items: Sequence[Any]) -> Iterator[InputAudit]:
-        yield from self._ordered_calls(task, [(job, item) for item in items])
 
     def _ordered_calls(self, task: Any, calls: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
         """Submit ``task`` per call, at most ``in_flight`` at a time, and yield results in call order."""
