@@ -31,16 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from scaling import corpus_head  # noqa: E402
 from speed import BENCH, MB, WORK, build_corpus, build_registry_sources, machine, run, shard_corpus  # noqa: E402
-
-
-def head(corpus: Path, out: Path, records: int) -> Path:
-    with corpus.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
-        for n, line in enumerate(src):
-            if n >= records:
-                break
-            dst.write(line)
-    return out
 
 
 def scan(corpus: Path, registry: Path, out: Path, *extra: str) -> dict[str, Any]:
@@ -88,7 +80,7 @@ def main() -> int:
         )
     corpus = build_corpus(f"corpus-{corpus_mb:g}mb", corpus_mb, src, args.seed + 1)
     shards = shard_corpus(corpus, WORK / f"ray-shards-{corpus_mb:g}mb-{args.shards}", args.shards)
-    startup = head(corpus, WORK / "ray-startup.jsonl", 10)
+    startup = corpus_head(corpus, WORK / "ray-startup.jsonl", 10)
     size_mb = sum(p.stat().st_size for p in shards.glob("*.jsonl")) / MB
     out = WORK / "out-ray"
 
