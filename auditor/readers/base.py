@@ -14,6 +14,7 @@ import xxhash
 
 from auditor.limits import Limits
 from auditor.models import Record, Skipped
+from auditor.readers.spans import Span
 
 TEXT_FIELDS = ("text", "content", "body", "raw_content", "document")
 ID_FIELDS = ("id", "doc_id", "document_id", "uuid", "key")
@@ -103,6 +104,8 @@ class Reader(ABC):
 
     format: ClassVar[str]
     suffixes: ClassVar[tuple[str, ...]]
+    splits: ClassVar[bool] = False
+    """Whether :meth:`read_span` reads a part of a plain input (line-oriented formats only)."""
 
     def __init__(self, fields: FieldSpec | None = None, limits: Limits | None = None) -> None:
         self.fields = fields or FieldSpec()
@@ -112,24 +115,48 @@ class Reader(ABC):
         """Yield every record of ``path``; problems are yielded as Skipped, never raised."""
         ids = DuplicateIds(input_name)
         produced = False
+        for entry in self._entries(self._read(path, input_name), input_name, ids):
+            produced = True
+            yield entry
+        yield from file_notes(input_name, produced, ids)
+
+    def read_span(
+        self, path: Path, input_name: str, span: Span, ids: DuplicateIds
+    ) -> Iterator[Record | Skipped]:
+        """Yield the records of one span of a plain ``path`` (see :mod:`auditor.readers.spans`), rows
+        numbered as in the whole file; the caller adds the file-level notes of :func:`file_notes` once
+        every span is read, from whether any span produced an entry and from ``ids``, which collects
+        this span's record ids."""
+        yield from self._entries(self._read_span(path, input_name, span), input_name, ids)
+
+    @staticmethod
+    def _entries(
+        entries: Iterator[Record | Skipped], input_name: str, ids: DuplicateIds
+    ) -> Iterator[Record | Skipped]:
         try:
-            for entry in self._read(path, input_name):
-                produced = True
+            for entry in entries:
                 if isinstance(entry, Record):
                     ids.add(entry)
                 yield entry
         except OSError as exc:
-            produced = True
             yield Skipped(input_name, None, f"cannot read: {exc.strerror or exc}")
-        if not produced:
-            yield Skipped(input_name, None, "no records: the file is empty")
-        note = ids.note()
-        if note:
-            yield Skipped(input_name, None, note)
 
     @abstractmethod
     def _read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
         """Yield the records of ``path`` and a Skipped for each problem."""
+
+    def _read_span(self, path: Path, input_name: str, span: Span) -> Iterator[Record | Skipped]:
+        """Yield the records of one span of ``path``; formats whose ``splits`` is true implement it."""
+        raise NotImplementedError(f"{self.format} inputs are read whole")
+
+
+def file_notes(input_name: str, produced: bool, ids: DuplicateIds) -> list[Skipped]:
+    """What is said of a whole input once it is read: that it gave nothing, and repeated record ids."""
+    notes = [] if produced else [Skipped(input_name, None, "no records: the file is empty")]
+    note = ids.note()
+    if note:
+        notes.append(Skipped(input_name, None, note))
+    return notes
 
 
 class DuplicateIds:
@@ -151,6 +178,11 @@ class DuplicateIds:
             return  # ids made from the row are unique by construction
         self._hashes.append(xxhash.xxh3_64_intdigest(record.id.encode("utf-8", "surrogatepass")))
         self._rows.append(record.row)
+
+    def extend(self, other: DuplicateIds) -> None:
+        """Add the ids another part of the same input collected."""
+        self._hashes.extend(other._hashes)
+        self._rows.extend(other._rows)
 
     def note(self) -> str | None:
         """The file-level note for repeated ids, or None when every id is unique."""

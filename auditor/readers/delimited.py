@@ -38,7 +38,7 @@ from auditor.readers.stream import (
     CHUNK_BYTES,
     STREAM_ERRORS,
     Opened,
-    _Source,
+    Source,
     check_decoded_head,
     describe_stream_error,
     open_decoded,
@@ -123,7 +123,7 @@ class QuoteTracker:
 
 
 def split_lines(
-    stream: _Source, cap: int, first: bytes, dropped: Callable[[bytes], None]
+    stream: Source, cap: int, first: bytes, dropped: Callable[[bytes], None]
 ) -> Iterator[bytes | int]:
     """The stream's lines, each with its newline (a last line may lack one).
 
@@ -176,7 +176,7 @@ class _Lines:
 
     def __init__(
         self,
-        stream: _Source,
+        stream: Source,
         first: bytes,
         cap: int,
         dialect: type[csv.Dialect],
@@ -275,7 +275,7 @@ class CsvRow:
 
 
 def iter_rows(
-    stream: _Source,
+    stream: Source,
     first: bytes,
     cap: int,
     dialect: type[csv.Dialect],

@@ -10,13 +10,16 @@ from pathlib import Path
 from auditor.limits import format_size
 from auditor.models import Record, Skipped
 from auditor.readers.base import Reader, register, to_record
+from auditor.readers.spans import Span, SpanStream
 from auditor.readers.stream import (
     STREAM_ERRORS,
     Opened,
+    Source,
     check_decoded_head,
     describe_stream_error,
     iter_lines,
     open_decoded,
+    open_regular,
 )
 
 _BASE = (".jsonl", ".ndjson", ".json")
@@ -35,24 +38,42 @@ class JsonlReader(Reader):
 
     format = "jsonl"
     suffixes = tuple(s + c for s in _BASE for c in ("", ".gz", ".zst"))
+    splits = True
 
     def _read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
         opened = open_decoded(path, self.limits, "JSON Lines")
         if isinstance(opened, str):
             yield Skipped(input_name, None, opened)
             return
-        row = 0
         try:
             first = b""
             if opened.codec != "text":
-                first, problem = check_decoded_head(opened.stream, opened.codec, "JSON Lines")
+                try:
+                    first, problem = check_decoded_head(opened.stream, opened.codec, "JSON Lines")
+                except STREAM_ERRORS as exc:
+                    yield Skipped(input_name, None, describe_stream_error(exc, opened.codec, _after(0)))
+                    return
                 if problem:
                     yield Skipped(input_name, None, problem)
                     return
                 if not first:
                     return
-            cap = self.limits.max_record_bytes
-            for row, line in iter_lines(opened.stream, cap, first):
+            yield from self._lines(opened.stream, opened.codec, input_name, first, 0)
+        finally:
+            _close(opened)
+
+    def _read_span(self, path: Path, input_name: str, span: Span) -> Iterator[Record | Skipped]:
+        with open_regular(path) as raw:
+            yield from self._lines(SpanStream(raw, span), "text", input_name, b"", span.first_row - 1)
+
+    def _lines(
+        self, stream: Source, codec: str, input_name: str, first: bytes, before: int
+    ) -> Iterator[Record | Skipped]:
+        """The records of the lines of ``stream``, the first of them line ``before + 1``."""
+        cap = self.limits.max_record_bytes
+        row = before
+        try:
+            for row, line in iter_lines(stream, cap, first, before):
                 if isinstance(line, int):
                     yield Skipped(
                         input_name,
@@ -65,9 +86,7 @@ class JsonlReader(Reader):
                 if entry is not None:
                     yield entry
         except STREAM_ERRORS as exc:
-            yield Skipped(input_name, None, describe_stream_error(exc, opened.codec, _after(row)))
-        finally:
-            _close(opened)
+            yield Skipped(input_name, None, describe_stream_error(exc, codec, _after(row)))
 
     def _decode(self, line: bytes, row: int, input_name: str) -> Record | Skipped | None:
         if row == 1 and line.startswith(b"\xef\xbb\xbf"):

@@ -116,7 +116,7 @@ def file_kind(mode: int) -> str:
     return "regular file" if stat.S_ISREG(mode) else "special file"
 
 
-class _Source(Protocol):
+class Source(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
 
@@ -222,7 +222,7 @@ class ZstdFrameWatcher:
 class LimitedReader:
     """A decompressed stream that stops at the expanded-size and ratio limits and reports truncation."""
 
-    def __init__(self, inner: _Source, source: CountingReader, limits: Limits, codec: str) -> None:
+    def __init__(self, inner: Source, source: CountingReader, limits: Limits, codec: str) -> None:
         self.inner = inner
         self._read1 = getattr(inner, "read1", inner.read)
         self.source = source
@@ -266,7 +266,7 @@ class LimitedReader:
 class Opened:
     """A decoded input stream and what its content was (``gzip``, ``zstd`` or ``text``)."""
 
-    stream: _Source
+    stream: Source
     codec: str
     raw: IO[bytes]
 
@@ -324,7 +324,7 @@ def _what(kind: str) -> str:
 
 
 def _decompressing(raw: IO[bytes], codec: str, limits: Limits) -> Opened:
-    inner: _Source
+    inner: Source
     if codec == "gzip":
         source = CountingReader(raw)
         inner = gzip.GzipFile(fileobj=cast(IO[bytes], source), mode="rb")
@@ -335,7 +335,7 @@ def _decompressing(raw: IO[bytes], codec: str, limits: Limits) -> Opened:
     return Opened(LimitedReader(inner, source, limits, codec), codec, raw)
 
 
-def check_decoded_head(stream: _Source, codec: str, expected: str) -> tuple[bytes, str | None]:
+def check_decoded_head(stream: Source, codec: str, expected: str) -> tuple[bytes, str | None]:
     """Read the first decompressed bytes; returns them and, if they are not text, why not."""
     head = stream.read(HEAD_BYTES)
     kind = sniff(head)
@@ -347,7 +347,7 @@ def check_decoded_head(stream: _Source, codec: str, expected: str) -> tuple[byte
     )
 
 
-def read_capped(stream: _Source, first: bytes, cap: int) -> bytes | int:
+def read_capped(stream: Source, first: bytes, cap: int) -> bytes | int:
     """The whole stream (after ``first``) if it is at most ``cap`` bytes, else how much was seen (> cap)."""
     parts = [first]
     size = len(first)
@@ -360,15 +360,17 @@ def read_capped(stream: _Source, first: bytes, cap: int) -> bytes | int:
     return size
 
 
-def iter_lines(stream: _Source, cap: int, first: bytes = b"") -> Iterator[tuple[int, bytes | int]]:
-    """Split a stream into numbered lines (1-based, counting every line) without their newline.
+def iter_lines(
+    stream: Source, cap: int, first: bytes = b"", row: int = 0
+) -> Iterator[tuple[int, bytes | int]]:
+    """Split a stream into numbered lines (1-based, counting every line, the first numbered ``row + 1``)
+    without their newline.
 
     Empty lines are counted but not yielded.
     A line longer than ``cap`` bytes is yielded as its length (an int, at least ``cap + 1``) instead of
     its bytes; it is never held in memory, and the next line starts after its newline. A last line
     without a newline is yielded like any other.
     """
-    row = 0
     carry: list[bytes] = []
     carried = 0
     dropping = False

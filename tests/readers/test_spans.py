@@ -1,0 +1,130 @@
+"""A large plain JSON Lines input cut into line-aligned spans reads, span by span, exactly as it reads
+whole: the same records and skips with the whole file's row numbers, and the same file-level notes."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditor.limits import Limits
+from auditor.readers import spans
+from auditor.readers.base import DuplicateIds, file_notes
+from auditor.readers.jsonl import JsonlReader
+from auditor.readers.spans import cut_lines, is_plain
+
+LINE = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"x"))
+
+
+def _check_cut(data: bytes, path: Path, part: int) -> None:
+    path.write_bytes(data)
+    cut = cut_lines(path, part)
+    assert cut is not None
+    assert cut.size == len(data) and cut.sha256 == hashlib.sha256(data).hexdigest()
+    assert cut.spans[0].start == 0 and cut.spans[-1].end == len(data)
+    for before, after in zip(cut.spans, cut.spans[1:], strict=False):
+        assert before.end == after.start
+        assert before.end - before.start >= part  # only the last span may be short
+        assert data[before.end - 1 : before.end] == b"\n"  # never inside a line
+    for span in cut.spans:
+        assert span.first_row == data.count(b"\n", 0, span.start) + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(LINE, max_size=60), crlf=st.booleans(), tail=st.booleans(), part=st.integers(1, 90))
+def test_spans_cover_the_file_at_line_starts_with_the_whole_file_s_row_numbers(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], crlf: bool, tail: bool, part: int
+) -> None:
+    end = b"\r\n" if crlf else b"\n"
+    data = end.join(lines) + (end if tail and lines else b"")
+    _check_cut(data, tmp_path_factory.mktemp("cut") / "x.jsonl", part)
+
+
+def test_cuts_found_across_read_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spans, "_CHUNK", 7)  # every line and cut point straddles chunks
+    data = b"".join(b"%d-" % n * (n % 5) + b"\n" for n in range(300))
+    for part in (1, 3, 8, 50, 10_000):
+        _check_cut(data, tmp_path / f"x{part}.jsonl", part)
+
+
+def test_an_empty_file_is_one_empty_span(tmp_path: Path) -> None:
+    (tmp_path / "e.jsonl").write_bytes(b"")
+    cut = cut_lines(tmp_path / "e.jsonl", 10)
+    assert cut is not None and [(s.start, s.end, s.first_row) for s in cut.spans] == [(0, 0, 1)]
+
+
+def test_a_cancelled_cut_stops_reading(tmp_path: Path) -> None:
+    (tmp_path / "x.jsonl").write_bytes(b"{}\n" * 10)
+    assert cut_lines(tmp_path / "x.jsonl", 4, lambda: True) is None
+
+
+def test_only_plain_files_are_cut(tmp_path: Path) -> None:
+    (tmp_path / "plain.jsonl").write_text('{"text": "a"}\n')
+    (tmp_path / "packed.jsonl.gz").write_bytes(gzip.compress(b'{"text": "a"}\n'))
+    (tmp_path / "misnamed.jsonl").write_bytes(gzip.compress(b'{"text": "a"}\n'))
+    assert is_plain(tmp_path / "plain.jsonl", Limits())
+    assert not is_plain(tmp_path / "packed.jsonl.gz", Limits())
+    assert not is_plain(tmp_path / "misnamed.jsonl", Limits())
+
+
+def _awkward_corpus(path: Path) -> None:
+    rows = [
+        b'\xef\xbb\xbf{"id": "a", "text": "a byte order mark opens the file"}',
+        b"",
+        b'{"id": "b", "text": "' + b"long " * 60 + b'"}',
+        b"{broken",
+        b"[1, 2]",
+        b'{"id": "a", "text": "the id of row 1 again"}',
+        b'{"text": "nul \x00 byte"}',
+        b'{"text": "bad utf-8 \xff"}',
+        b"",
+        b"",
+    ]
+    rows += [b'{"id": "r%d", "text": "record number %d of the file"}' % (n % 37, n) for n in range(200)]
+    rows += [b'{"id": "b", "text": "last line without a newline"}']
+    path.write_bytes(b"\n".join(rows))
+
+
+@pytest.mark.parametrize("part", [1, 64, 500, 5_000, 1_000_000])
+def test_reading_span_by_span_gives_what_reading_whole_gives(tmp_path: Path, part: int) -> None:
+    path = tmp_path / "corpus.jsonl"
+    _awkward_corpus(path)
+    reader = JsonlReader(limits=Limits(max_record_bytes=200))
+    whole = list(reader.read(path, "corpus.jsonl"))
+    cut = cut_lines(path, part)
+    assert cut is not None
+    ids, produced, pieces = DuplicateIds("corpus.jsonl"), False, []
+    for span in cut.spans:
+        entries = list(reader.read_span(path, "corpus.jsonl", span, ids))
+        produced = produced or bool(entries)
+        pieces += entries
+    pieces += file_notes("corpus.jsonl", produced, ids)
+    assert pieces == whole
+    reasons = [s.reason for s in whole if not hasattr(s, "text")]
+    assert any("duplicate record ids" in r for r in reasons) and any("line too long" in r for r in reasons)
+    assert len(cut.spans) > 1 or part == 1_000_000
+
+
+def test_an_empty_input_read_in_spans_says_so_once(tmp_path: Path) -> None:
+    path = tmp_path / "blank.jsonl"
+    path.write_bytes(b"\n\n\n")
+    reader = JsonlReader()
+    cut = cut_lines(path, 1)
+    assert cut is not None and len(cut.spans) == 3
+    ids = DuplicateIds("blank.jsonl")
+    entries = [e for span in cut.spans for e in reader.read_span(path, "blank.jsonl", span, ids)]
+    assert entries == [] and file_notes("blank.jsonl", False, ids) == list(reader.read(path, "blank.jsonl"))
+
+
+def test_rows_in_a_later_span_are_the_whole_file_s(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps({"text": f"line {n}"}) + "\n" for n in range(1, 101)))
+    cut = cut_lines(path, 1_000)
+    assert cut is not None
+    last = list(JsonlReader().read_span(path, "rows.jsonl", cut.spans[-1], DuplicateIds("rows.jsonl")))
+    assert [r.row for r in last] == [int(r.text.split()[1]) for r in last] and last[-1].row == 100
