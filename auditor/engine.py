@@ -8,6 +8,7 @@ inputs elsewhere and hand back an :class:`InputAudit` of each, in input order: t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -38,6 +39,8 @@ from auditor.models import (
 )
 from auditor.normalize import tokenize_many
 from auditor.readers import FieldSpec, InputFile, discover_inputs, interrupt_reading
+from auditor.readers.base import DuplicateIds, file_notes
+from auditor.readers.spans import Cut, Span, cut_lines, is_plain
 from auditor.readers.stream import open_regular
 from auditor.registry import WorkRegistry
 from auditor.rules import RuleSet
@@ -164,6 +167,10 @@ class InputAudit:
         found: per record with findings, in row order: its row, raw findings (before suppression)
             and source keys.
         clean: the source tally of the records without findings.
+        final: False for a piece of the input (one span of it, see :func:`audit_span`) that more
+            pieces follow; the last piece is final and carries the input's size, time and digest.
+        span_bytes: a piece's bytes of the input (for progress).
+        ids: a piece's record ids, for the input's note on repeated ids.
     """
 
     name: str
@@ -175,18 +182,32 @@ class InputAudit:
     skipped: list[Skipped] = field(default_factory=list)
     found: list[tuple[int, list[Finding], SourceKeys]] = field(default_factory=list)
     clean: SourceTally = field(default_factory=SourceTally)
+    final: bool = True
+    span_bytes: int = 0
+    ids: DuplicateIds | None = None
 
     @property
     def unreadable(self) -> bool:
         return not self.sha256
 
+    def add(self, piece: InputAudit) -> None:
+        """Append the next piece of the same input; its last piece also gives size, time and digest."""
+        self.records += piece.records
+        self.skipped_rows += piece.skipped_rows
+        self.skipped.extend(piece.skipped)
+        self.found.extend(piece.found)
+        self.clean.merge(piece.clean)
+        self.span_bytes += piece.span_bytes
+        if piece.final:
+            self.size, self.mtime_ns, self.sha256, self.final = piece.size, piece.mtime_ns, piece.sha256, True
+
 
 def _records(
-    item: InputFile, fields: FieldSpec, limits: Limits, on_skip: Callable[[Skipped], None]
+    entries: Iterator[Record | Skipped], on_skip: Callable[[Skipped], None]
 ) -> Iterator[list[Record]]:
-    """An input's records in batches of :data:`BATCH_RECORDS`; every Skipped goes to ``on_skip``."""
+    """Records in batches of :data:`BATCH_RECORDS`; every Skipped goes to ``on_skip``."""
     batch: list[Record] = []
-    for entry in item.reader(fields, limits).read(item.path, item.name):
+    for entry in entries:
         if isinstance(entry, Skipped):
             on_skip(entry)
             continue
@@ -199,7 +220,7 @@ def _records(
 
 
 def audit_input(auditor: RecordAuditor, item: InputFile, fields: FieldSpec, limits: Limits) -> InputAudit:
-    """Read and audit one whole input in this process (a Ray worker's unit of work)."""
+    """Read and audit one whole input in this process (a worker's unit of work)."""
     result = InputAudit(item.name)
     try:
         stat = item.path.stat()
@@ -209,13 +230,29 @@ def audit_input(auditor: RecordAuditor, item: InputFile, fields: FieldSpec, limi
         result.sha256 = ""
         return result
     result.size, result.mtime_ns = stat.st_size, stat.st_mtime_ns
+    _audit_entries(auditor, result, item.reader(fields, limits).read(item.path, item.name))
+    return result
 
+
+def audit_span(
+    auditor: RecordAuditor, item: InputFile, span: Span, fields: FieldSpec, limits: Limits
+) -> InputAudit:
+    """Read and audit one span of a large plain input: a piece of it (not final), with its record ids."""
+    result = InputAudit(item.name, final=False, span_bytes=span.end - span.start, ids=DuplicateIds(item.name))
+    assert result.ids is not None
+    _audit_entries(
+        auditor, result, item.reader(fields, limits).read_span(item.path, item.name, span, result.ids)
+    )
+    return result
+
+
+def _audit_entries(auditor: RecordAuditor, result: InputAudit, entries: Iterator[Record | Skipped]) -> None:
     def on_skip(entry: Skipped) -> None:
         result.skipped.append(entry)
         if entry.row is not None:
             result.skipped_rows += 1
 
-    for batch in _records(item, fields, limits, on_skip):
+    for batch in _records(entries, on_skip):
         findings, keys = _audited(auditor, batch)
         result.records += len(batch)
         for record, raw, record_keys in zip(batch, findings, keys, strict=True):
@@ -223,7 +260,6 @@ def audit_input(auditor: RecordAuditor, item: InputFile, fields: FieldSpec, limi
                 result.found.append((record.row, raw, record_keys))
             else:
                 result.clean.add_keys(record_keys, None)
-    return result
 
 
 class Engine(Protocol):
@@ -244,7 +280,9 @@ class Engine(Protocol):
         rules: RuleSet,
         options: ScanOptions,
     ) -> Iterator[InputAudit]:
-        """:func:`audit_input` of every item, yielded in the order given."""
+        """:func:`audit_input` of every item, yielded in the order given; an engine may instead yield
+        an item in pieces (each a part of its records, in order, see :func:`audit_span`), the last of
+        them final."""
         ...
 
 
@@ -285,7 +323,15 @@ class _Remote:
     key: str
 
 
-_Event = _InputDone | _Replay | _Remote | None
+@dataclass(slots=True)
+class _Piece:
+    """A piece of an input another engine audits in pieces has come back: for progress only."""
+
+    records: int
+    span_bytes: int
+
+
+_Event = _InputDone | _Replay | _Remote | _Piece | None
 
 
 def _batches(
@@ -324,7 +370,7 @@ def _batches(
                 tally[1] += 1
 
         last: list[Record] = []  # held back: the input's last batch travels with its event
-        for batch in _records(item, fields, limits, on_skip):
+        for batch in _records(item.reader(fields, limits).read(item.path, item.name), on_skip):
             tally[0] += len(batch)
             if last:
                 yield last, None
@@ -363,9 +409,14 @@ def _remote_batches(
             tally[:] = [saved.records, saved.skipped_rows]
             yield [], _Replay(saved)
             continue
-        audit = next(audits)
-        if audit.name != item.name:
-            raise RuntimeError(f"engine returned {audit.name!r} in the place of {item.name!r}")
+        audit = InputAudit(item.name, final=False)
+        while not audit.final:
+            piece = next(audits)
+            if piece.name != item.name:
+                raise RuntimeError(f"engine returned {piece.name!r} in the place of {item.name!r}")
+            audit.add(piece)
+            if not piece.final:
+                yield [], _Piece(piece.records, piece.span_bytes)
         skipped.extend(audit.skipped)
         if audit.unreadable:
             continue
@@ -440,8 +491,13 @@ def scan(
                 )
         return found
 
+    sizes = {item.name: item.size for item in inputs}
+    bytes_done = 0  # of the inputs complete
+    open_bytes = 0  # of the input being audited: its pieces' spans, or in batches its texts' lengths
+    open_records = 0  # of the input being audited in pieces, counted as its pieces came
+
     def consume(batch: list[Record], audited: _Audited, event: _Event) -> None:
-        nonlocal records_done
+        nonlocal records_done, bytes_done, open_bytes, open_records
         results, keys = audited
         for record, raw, record_keys in zip(batch, results, keys, strict=True):
             found = take(record.input, record.row, raw)
@@ -451,6 +507,12 @@ def scan(
             worst = max((f.severity for f in found if f.suppressed is None), default=None)
             input_tally.add_keys(record_keys, worst)
         records_done += len(batch)
+        if batch:
+            open_bytes = min(open_bytes + sum(len(r.text) for r in batch), sizes[batch[0].input])
+        if isinstance(event, _Piece):
+            records_done += event.records
+            open_records += event.records
+            open_bytes += event.span_bytes
         if isinstance(event, _Replay):
             for row, raw in event.checkpoint.findings:
                 take(event.checkpoint.name, row, raw)
@@ -464,7 +526,7 @@ def scan(
                 kept.append((row, raw))
                 worst = max((f.severity for f in found if f.suppressed is None), default=None)
                 input_tally.add_keys(record_keys, worst)
-            records_done += audit.records
+            records_done += audit.records - open_records
             tally.merge(input_tally)
             if checkpoints is not None:
                 checkpoints.save(
@@ -485,16 +547,19 @@ def scan(
             tally.merge(complete.tally)
             if checkpoints is not None:
                 checkpoints.save(complete)
+        if isinstance(event, _Replay | _Remote | _InputDone):
+            name = event.checkpoint.name if isinstance(event, _Replay | _InputDone) else event.audit.name
+            bytes_done += sizes[name]
+            open_bytes = open_records = 0
         if progress:
-            done = sum(i.size for i in inputs if i.name in counts) if inputs else 0
-            progress(Progress(records_done, min(done, bytes_total), bytes_total))
+            progress(Progress(records_done, min(bytes_done + open_bytes, bytes_total), bytes_total))
 
     digests: dict[str, str] = {}
     if checkpoints is not None:
         checkpoints.begin(_run_settings(registries, rules, options))
     workers = max(1, options.workers)
-    if auditor is not None and whole_inputs(inputs, workers):
-        engine = _LocalInputs(auditor, workers)
+    if auditor is not None and whole_inputs(inputs, workers, options.limits):
+        engine = _LocalInputs(auditor, workers, part_bytes(inputs, workers))
     if engine is None:
         batches = _batches(inputs, options.fields, skipped, counts, options.limits, digests, checkpoints)
     else:
@@ -534,27 +599,60 @@ def scan(
     )
 
 
-def whole_inputs(inputs: Sequence[InputFile], workers: int) -> bool:
-    """Whether worker processes should each read and audit whole inputs rather than batches this
-    process reads: with enough inputs of even enough size, reading and decoding then run in the
-    workers too, where batches leave them to this process (the limit of a batch scan's speed-up)."""
-    if workers < 2 or len(inputs) < 2 * workers:
+PART_BYTES = (4 << 20, 64 << 20)
+"""The smallest and the largest part of a large plain input that a worker reads on its own."""
+
+
+def part_bytes(inputs: Sequence[InputFile], workers: int) -> int:
+    """How large the parts are that large plain inputs are cut into: about 8 parts per worker over the
+    whole corpus, within :data:`PART_BYTES`."""
+    return min(max(sum(item.size for item in inputs) // (8 * workers), PART_BYTES[0]), PART_BYTES[1])
+
+
+def whole_inputs(inputs: Sequence[InputFile], workers: int, limits: Limits | None = None) -> bool:
+    """Whether worker processes should each read and audit whole inputs, or parts of large ones, rather
+    than batches this process reads: reading and decoding then run in the workers too, where batches
+    leave them to this process (the limit of a batch scan's speed-up). It takes enough units of work
+    (inputs and parts) of even enough size: a large compressed input, which only one worker can
+    read, would keep the others waiting."""
+    if workers < 2:
         return False
-    sizes = [item.size for item in inputs]
-    return max(sizes) * workers <= sum(sizes)  # no input is so large that one worker would lag
+    part = part_bytes(inputs, workers)
+    units: list[int] = []
+    for item in inputs:
+        if _cuts(item, part, limits or Limits()):
+            units += [part] * -(-item.size // part)
+        else:
+            units.append(item.size)
+    return len(units) >= 2 * workers and max(units) * workers <= sum(units)
 
 
-def _audit_whole(call: tuple[InputFile, FieldSpec, Limits]) -> InputAudit:
+def _cuts(item: InputFile, part: int, limits: Limits) -> bool:
+    """Whether an input is read in parts: line-oriented, plain (not compressed) and over two parts."""
+    if not item.reader.splits or item.size <= 2 * part:
+        return False
+    try:
+        return is_plain(item.path, limits)
+    except OSError:
+        return False  # read whole, by a worker that reports why it cannot
+
+
+def _audit_unit(call: tuple[InputFile, Span | None, FieldSpec, Limits]) -> InputAudit:
     assert _WORKER is not None, "worker used before initialisation"
-    return audit_input(_WORKER, *call)
+    item, span, fields, limits = call
+    if span is None:
+        return audit_input(_WORKER, item, fields, limits)
+    return audit_span(_WORKER, item, span, fields, limits)
 
 
 class _LocalInputs:
-    """The :class:`Engine` protocol over this machine's worker processes, one whole input at a time."""
+    """The :class:`Engine` protocol over this machine's worker processes: each audits whole inputs, or
+    spans of a large plain input, which this process cuts (hashing the input as it goes)."""
 
-    def __init__(self, auditor: RecordAuditor, workers: int) -> None:
+    def __init__(self, auditor: RecordAuditor, workers: int, part: int) -> None:
         self.auditor = auditor
         self.workers = workers
+        self.part = part
 
     def discover(self, corpus: Sequence[str]) -> tuple[list[Any], list[Skipped]]:
         found, skipped = discover_inputs([Path(c) for c in corpus])
@@ -575,9 +673,48 @@ class _LocalInputs:
         ctx = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         )
-        calls = [(item, options.fields, options.limits) for item in items]
+        # What each call sent is, in order: its input, and for a span the input's cut and its index.
+        sent: deque[tuple[InputFile, Cut | None, int]] = deque()
+        stop = threading.Event()
+
+        def calls() -> Iterator[tuple[InputFile, Span | None, FieldSpec, Limits]]:
+            for item in items:
+                cut = None
+                if _cuts(item, self.part, options.limits):
+                    # An input that cannot be read is read whole, by a worker that reports why.
+                    with contextlib.suppress(OSError):
+                        cut = cut_lines(item.path, self.part, stop.is_set)
+                    if stop.is_set():
+                        return
+                for index, span in enumerate(cut.spans if cut else [None]):
+                    sent.append((item, cut, index))
+                    yield item, span, options.fields, options.limits
+
         with ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.auditor, os.getpid())) as pool:
-            yield from pool.imap(_audit_whole, calls, chunksize=1)
+            ids, produced = DuplicateIds(""), False
+            try:
+                for piece in pool.imap(_audit_unit, calls(), chunksize=1):
+                    item, cut, index = sent.popleft()
+                    if cut is None:
+                        yield piece
+                        continue
+                    if index == 0:
+                        ids, produced = DuplicateIds(item.name), False
+                    assert piece.ids is not None
+                    ids.extend(piece.ids)
+                    produced = produced or bool(piece.records or piece.skipped)
+                    piece.ids = None
+                    yield piece
+                    if index == len(cut.spans) - 1:
+                        yield InputAudit(
+                            item.name,
+                            size=cut.size,
+                            mtime_ns=cut.mtime_ns,
+                            sha256=cut.sha256,
+                            skipped=file_notes(item.name, produced, ids),
+                        )
+            finally:
+                stop.set()
 
 
 def _run(

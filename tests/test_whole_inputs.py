@@ -88,3 +88,65 @@ def test_checkpoints_written_by_whole_input_workers_restore_in_a_batch_scan(shar
     resumed = engine.scan([shards], [registry], rules, engine.ScanOptions(workers=1), checkpoints=again)
     assert again.restored == 8
     _same(whole, resumed)
+
+
+@pytest.fixture(scope="module")
+def one_large_input(sharded: tuple[Path, WorkRegistry], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every shard's JSON Lines in one file, with broken rows and repeated ids spread through it."""
+    shards, _ = sharded
+    lines: list[str] = []
+    for shard in sorted(shards.glob("part-*.jsonl")):
+        lines += shard.read_text(encoding="utf-8").splitlines()
+    for n, at in enumerate(range(0, len(lines), 150)):
+        lines.insert(at, "{broken" if n % 2 else json.dumps({"id": "again", "text": f"repeated id {n}"}))
+    path = tmp_path_factory.mktemp("large") / "large.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_one_large_input_is_read_in_spans_by_the_workers_with_the_batch_scan_s_outcome(
+    sharded, one_large_input, monkeypatch
+):
+    _, registry = sharded
+    monkeypatch.setattr(engine, "PART_BYTES", (64 << 10, 256 << 10))
+    inputs, _ = discover_inputs([one_large_input])
+    assert len(inputs) == 1 and engine.whole_inputs(inputs, 2)
+    rules = load_rule_set()
+    seen: list[engine.Progress] = []
+    batch = engine.scan([one_large_input], [registry], rules, engine.ScanOptions(workers=1))
+    spans = engine.scan(
+        [one_large_input], [registry], rules, engine.ScanOptions(workers=2), progress=seen.append
+    )
+    assert batch.records_scanned > 1000 and any(f.kind == "near-duplicate" for f in batch.findings)
+    assert any("duplicate record ids" in s.reason for s in batch.skipped)
+    assert sum(s.row is not None for s in batch.skipped) > 5
+    _same(batch, spans)
+    # progress moves with each span, not once at the end of the input
+    done = [p.bytes_done for p in seen]
+    assert len(set(done)) > 5 and done == sorted(done) and done[-1] == seen[-1].bytes_total
+
+
+def test_a_large_compressed_input_is_not_cut(sharded, one_large_input, tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "PART_BYTES", (64 << 10, 256 << 10))
+    packed = tmp_path / "large.jsonl.gz"
+    packed.write_bytes(gzip.compress(one_large_input.read_bytes()))
+    inputs, _ = discover_inputs([one_large_input, packed])
+    assert engine.whole_inputs(inputs[:1], 2) and not engine.whole_inputs(inputs[1:], 2)
+
+
+def test_checkpoints_of_an_input_read_in_spans_restore_in_a_batch_scan(
+    sharded, one_large_input, tmp_path, monkeypatch
+):
+    _, registry = sharded
+    monkeypatch.setattr(engine, "PART_BYTES", (64 << 10, 256 << 10))
+    rules = load_rule_set()
+    store = CheckpointStore(tmp_path / "state", resume=False)
+    spans = engine.scan(
+        [one_large_input], [registry], rules, engine.ScanOptions(workers=2), checkpoints=store
+    )
+    again = CheckpointStore(tmp_path / "state", resume=True)
+    resumed = engine.scan(
+        [one_large_input], [registry], rules, engine.ScanOptions(workers=1), checkpoints=again
+    )
+    assert again.restored == 1
+    _same(spans, resumed)
