@@ -35,7 +35,7 @@ from typing import IO, Any
 
 from auditor import __version__
 from auditor.errors import UsageError
-from auditor.models import Finding, Skipped
+from auditor.models import Evidence, Finding, Skipped
 from auditor.sources import SourceTally
 
 STATE_VERSION = 1
@@ -47,6 +47,8 @@ STATE_DIR = ".auditor-state"
 
 def encode(value: Any) -> Any:
     """A frozen-dataclass value (findings, tallies) as plain JSON data; ``decode`` reverses it."""
+    if isinstance(value, Evidence):
+        return {"record_text": value.record_text, "work_text": value.work_text}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
@@ -75,6 +77,8 @@ def decode(data: Any, hint: Any) -> Any:
         return tuple(decode(v, args[0]) for v in data)
     if origin is list:
         return [decode(v, args[0]) for v in data]
+    if hint is Evidence:
+        return Evidence(data["record_text"], data["work_text"])
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = typing.get_type_hints(hint)
         return hint(**{f.name: decode(data[f.name], hints[f.name]) for f in dataclasses.fields(hint)})
