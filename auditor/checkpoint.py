@@ -45,19 +45,31 @@ STATE_DIR = ".auditor-state"
 # ----------------------------------------------------------------------------- dataclasses as JSON
 
 
+_PLAIN = (str, int, float, bool, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass's field names (other types: none), once per type
+
+
 def encode(value: Any) -> Any:
     """A frozen-dataclass value (findings, tallies) as plain JSON data; ``decode`` reverses it."""
-    if isinstance(value, Evidence):
-        return {"record_text": value.record_text, "work_text": value.work_text}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind in _PLAIN:  # exact types: an IntEnum is an int but is encoded as its value below
+        return value
+    names = _FIELDS.get(kind)
+    if names is None:
+        is_fields = dataclasses.is_dataclass(value) and not isinstance(value, type)
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value)) if is_fields else ()
+    if names:
+        return {name: encode(getattr(value, name)) for name in names}
+    if kind is Evidence:
+        record_text, work_text = value.texts()
+        return {"record_text": record_text, "work_text": work_text}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [encode(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str | int | float | bool):
         return value
     raise TypeError(f"cannot checkpoint a {type(value).__name__}")
 

@@ -139,14 +139,21 @@ class Evidence:
 
     @property
     def record_text(self) -> str:
-        data = zlib.decompress(self._packed)
-        return (data if self._split < 0 else data[: self._split]).decode("utf-8", "surrogatepass")
+        return self.texts()[0]
 
     @property
     def work_text(self) -> str | None:
+        return self.texts()[1]
+
+    def texts(self) -> tuple[str, str | None]:
+        """Both texts, unpacked once: (record_text, work_text)."""
+        data = zlib.decompress(self._packed)
         if self._split < 0:
-            return None
-        return zlib.decompress(self._packed)[self._split :].decode("utf-8", "surrogatepass")
+            return data.decode("utf-8", "surrogatepass"), None
+        return (
+            data[: self._split].decode("utf-8", "surrogatepass"),
+            data[self._split :].decode("utf-8", "surrogatepass"),
+        )
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Evidence is immutable: cannot set {name}")
