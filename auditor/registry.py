@@ -159,6 +159,13 @@ def text_hash(token_hashes: np.ndarray) -> str:
     return xxhash.xxh3_128_hexdigest(token_hashes.astype("<u8").tobytes())
 
 
+def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One of the registry's Parquet tables. Through ParquetFile, not ``pq.read_table``: that goes
+    through pyarrow.dataset, whose first use costs ~0.5 s of imports in every scan."""
+    with pq.ParquetFile(path) as handle:
+        return handle.read(columns=columns)
+
+
 def _sha256_file(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
@@ -201,14 +208,26 @@ def _mapped(path: Path, *, random_access: bool = False) -> tuple[dict[str, np.nd
         mapped.madvise(mmap.MADV_RANDOM)
     buffer = pa.py_buffer(mapped)
     table = pa.ipc.open_file(pa.BufferReader(buffer)).read_all()
-    out: dict[str, np.ndarray] = {}
-    for name in table.column_names:
-        column = table.column(name)
-        if column.num_chunks == 1:
-            out[name] = column.chunk(0).to_numpy(zero_copy_only=True)
-        else:
-            out[name] = np.asarray(column.to_numpy(), dtype=column.type.to_pandas_dtype())
-    return out, buffer.address
+    return {name: _numpy(table.column(name)) for name in table.column_names}, buffer.address
+
+
+def _numpy(column: pa.ChunkedArray) -> np.ndarray:
+    """A primitive column without nulls as numpy: a read-only view of its buffer when it is one chunk.
+
+    Arrow's own ``to_numpy`` imports pandas, ~1.4 s at the start of every scan."""
+    dtype = np.dtype(column.type.to_pandas_dtype())
+    if column.num_chunks == 1:
+        return _view(column.chunk(0), dtype)
+    return np.concatenate([np.empty(0, dtype)] + [_view(chunk, dtype) for chunk in column.chunks])
+
+
+def _view(array: pa.Array, dtype: np.dtype) -> np.ndarray:
+    if array.null_count:
+        raise pa.ArrowInvalid(f"unexpected nulls in a {array.type} column")
+    data = array.buffers()[1]
+    if data is None:
+        return np.empty(0, dtype)
+    return np.frombuffer(data, dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize)
 
 
 class _ColumnFile:
@@ -264,7 +283,12 @@ class _TextFile:
         # Written by _write_tables as one large_string chunk (the checksums vouch for the file).
         chunk = pa.ipc.open_file(pa.BufferReader(buffer)).read_all().column("text").chunk(0)
         data = chunk.buffers()[2]
-        self._null = chunk.is_null().to_numpy(zero_copy_only=False)
+        validity = chunk.buffers()[0]  # a bitmap, not Arrow's to_numpy (which imports pandas)
+        if validity is None:
+            self._null = np.zeros(len(chunk), dtype=bool)
+        else:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            self._null = bits[chunk.offset : chunk.offset + len(chunk)] == 0
         self._offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset :][
             : len(chunk) + 1
         ].copy()
@@ -959,7 +983,7 @@ def build_registry(
 
 def _stored_works(registry: WorkRegistry) -> tuple[list[WorkSource], list[_WorkTokens]]:
     """A registry's works and their tokens as ``build`` had them, read back from its tables."""
-    rows = pq.read_table(registry.path / "works.parquet").to_pylist()
+    rows = _read_parquet(registry.path / "works.parquet").to_pylist()
     starts, ends, raw = registry.tok_start, registry.tok_end, registry.tok_shingle_raw
     k = registry.config.shingle_size
     works: list[WorkSource] = []
@@ -1272,7 +1296,7 @@ class WorkRegistry:
             raise RegistryError(f"{self.path}: cannot read registry tables: {exc}") from exc
 
     def _load(self) -> None:
-        works = pq.read_table(self.path / "works.parquet", columns=_META_COLUMNS).to_pylist()
+        works = _read_parquet(self.path / "works.parquet", columns=_META_COLUMNS).to_pylist()
         self.works_meta: list[dict[str, Any]] = works
         self.refs = [
             WorkRef(
@@ -1297,9 +1321,9 @@ class WorkRegistry:
         if self.work_offset[-1] != len(self.tok_start):
             raise RegistryError(f"{self.path}: tokens.arrow does not hold the tokens works.parquet counts")
         if self._with_bands:
-            passages = pq.read_table(self.path / "passages.parquet", columns=["work", "start"])
-            self.passage_work = passages["work"].to_numpy()
-            self.passage_start = passages["start"].to_numpy().astype(np.int64)
+            passages = _read_parquet(self.path / "passages.parquet", columns=["work", "start"])
+            self.passage_work = _numpy(passages["work"])
+            self.passage_start = _numpy(passages["start"]).astype(np.int64)
             # Band look-ups touch every page of the keys; passages are read only for the rows found,
             # through the map (a pread per row costs more than the pages it saves).
             bands = _mapped_columns(self.path / "bands.arrow", random_access=True)
@@ -1312,12 +1336,12 @@ class WorkRegistry:
             self.band_key = np.empty(0, dtype=np.uint64)
             self.band_passage = np.empty(0, dtype=np.uint32)
             self.band_buckets = np.zeros(2, dtype=np.int32)
-        self.boilerplate = pq.read_table(self.path / "boilerplate.parquet")["shingle"].to_numpy()
+        self.boilerplate = _numpy(_read_parquet(self.path / "boilerplate.parquet")["shingle"])
         self.isbn_work: dict[str, int] = {}
-        for row in pq.read_table(self.path / "isbns.parquet").to_pylist():
+        for row in _read_parquet(self.path / "isbns.parquet").to_pylist():
             self.isbn_work.setdefault(row["isbn"], int(row["work"]))
         self.hash_work: dict[tuple[str, str], int] = {}
-        for row in pq.read_table(self.path / "hashes.parquet").to_pylist():
+        for row in _read_parquet(self.path / "hashes.parquet").to_pylist():
             self.hash_work.setdefault((row["kind"], row["digest"]), int(row["work"]))
         self._texts: _TextFile | None = None
 
@@ -1413,9 +1437,9 @@ def read_band_partition(path: Path, lo: int, hi: int | None) -> tuple[np.ndarray
     first = int(np.searchsorted(keys, np.uint64(lo), side="left"))
     last = len(keys) if hi is None else int(np.searchsorted(keys, np.uint64(hi), side="left"))
     passage = np.array(bands["passage"][first:last])
-    table = pq.read_table(path / "passages.parquet", columns=["work", "start"])
-    work = table["work"].to_numpy().astype(np.uint32, copy=False)[passage]
-    start = table["start"].to_numpy().astype(np.uint32, copy=False)[passage]
+    table = _read_parquet(path / "passages.parquet", columns=["work", "start"])
+    work = _numpy(table["work"]).astype(np.uint32, copy=False)[passage]
+    start = _numpy(table["start"]).astype(np.uint32, copy=False)[passage]
     return np.array(keys[first:last]), work, start
 
 
@@ -1538,7 +1562,7 @@ def _verified_works(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     manifest = read_manifest(path)
     verify_files(path, manifest, names=["works.parquet"])
     try:
-        rows = pq.read_table(Path(path) / "works.parquet").to_pylist()
+        rows = _read_parquet(Path(path) / "works.parquet").to_pylist()
     except (OSError, pa.ArrowException) as exc:
         raise RegistryError(f"{path}: cannot read works.parquet: {exc}") from exc
     return manifest, rows
