@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import enum
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -141,30 +142,32 @@ def _dump(value: Any) -> bytes:
 
 
 def write_checkpoint(path: Path, checkpoint: InputCheckpoint) -> None:
-    """Write a checkpoint atomically (temporary file, then rename); a crash leaves no partial file."""
-    lines = [
-        _dump(
-            {
-                "state_version": STATE_VERSION,
-                "input": checkpoint.name,
-                "key": checkpoint.key,
-                "sha256": checkpoint.sha256,
-                "records": checkpoint.records,
-                "skipped_rows": checkpoint.skipped_rows,
-                "skipped": [encode(s) for s in checkpoint.skipped],
-                "tally": encode(checkpoint.tally),
-            }
-        )
-    ]
-    lines += [_dump([row, [encode(f) for f in found]]) for row, found in checkpoint.findings]
-    digest = hashlib.sha256()
-    for line in lines:
-        digest.update(line)
-    lines.append(_dump({"end": True, "lines": len(lines), "sha256": digest.hexdigest()}))
+    """Write a checkpoint atomically (temporary file, then rename); a crash leaves no partial file.
+
+    Lines are encoded and written one at a time: a large input's checkpoint is never whole in memory.
+    """
+    header = {
+        "state_version": STATE_VERSION,
+        "input": checkpoint.name,
+        "key": checkpoint.key,
+        "sha256": checkpoint.sha256,
+        "records": checkpoint.records,
+        "skipped_rows": checkpoint.skipped_rows,
+        "skipped": [encode(s) for s in checkpoint.skipped],
+        "tally": encode(checkpoint.tally),
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("wb") as handle:
-            handle.writelines(lines)
+            digest = hashlib.sha256()
+            lines = 0
+            body = ([row, [encode(f) for f in found]] for row, found in checkpoint.findings)
+            for value in itertools.chain([header], body):
+                line = _dump(value)
+                digest.update(line)
+                handle.write(line)
+                lines += 1
+            handle.write(_dump({"end": True, "lines": lines, "sha256": digest.hexdigest()}))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
