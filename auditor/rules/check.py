@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from auditor.models import EditionMatch, Evidence, Finding, Match, Record, Score, Severity, Span, WorkRef
 from auditor.rules.hosts import host_of
-from auditor.rules.isbn import IsbnHit, isbns_in_meta, iter_isbns
+from auditor.rules.isbn import IsbnHit, iter_isbns, meta_isbns
 from auditor.rules.keywords import ISBN_KEYWORDS
 from auditor.rules.licenses import LicenseClassifier
 from auditor.rules.params import Cursor
@@ -51,7 +51,8 @@ class Subject:
         self.matches = matches
         self.facts = facts
         self.keywords = keywords
-        """The rule set's keywords found in the text (lower case), when known for its batch."""
+        """The rule set's keywords found in the text (lower case), when known for its batch; the search
+        covered :data:`~auditor.rules.keywords.ISBN_KEYWORDS` (so "isbn" missing means no ISBN label)."""
         self._host: Any = Subject._UNSET
         self._isbns: tuple[IsbnHit, ...] | None = None
         self._lowered: str | None = None
@@ -79,13 +80,15 @@ class Subject:
         """Valid ISBNs in the record's text (with offsets) and then in its metadata."""
         if self._isbns is None:
             text = self.record.text
-            hits = (
-                list(iter_isbns(text, lowered=self.lowered))
-                if text and self.may_contain(ISBN_KEYWORDS)
-                else []
-            )
+            hits: list[IsbnHit] = []
+            if text and self.may_contain(ISBN_KEYWORDS):
+                # The batch's keywords tell whether the lower-cased text holds "isbn" without lowering it.
+                if self.keywords is not None:
+                    hits.extend(iter_isbns(text, labelled="isbn" in self.keywords))
+                else:
+                    hits.extend(iter_isbns(text, lowered=self.lowered))
             if self.record.meta:
-                hits.extend(isbns_in_meta(self.record.meta))
+                hits.extend(meta_isbns(self.record.meta))
             self._isbns = tuple(hits)
         return self._isbns
 
@@ -123,6 +126,11 @@ class Check(ABC):
     kind: ClassVar[str] = ""
     placeholders: ClassVar[Mapping[str, Any]] = {}
     uses_matches: ClassVar[bool] = False
+    gate: ClassVar[str] = ""
+    """``"host"`` or ``"license"`` when one value of a record alone decides whether the check can report
+    it (its canonical host, its declared licence as read), so that a scan asks :meth:`passes` once per
+    distinct value and runs the check only on the records whose value passed; "" (the default) runs the
+    check on every record."""
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
@@ -135,6 +143,17 @@ class Check(ABC):
     @abstractmethod
     def evaluate(self, subject: Subject) -> list[Finding]:
         """The findings of this rule on one record."""
+
+    def passes(self, value: Any) -> bool:
+        """For a kind with a :attr:`gate`: False only when no record whose gate value is ``value`` can
+        get a finding from :meth:`evaluate` (the answer must not change during a scan)."""
+        return True
+
+    @classmethod
+    def passes_any(cls, checks: Sequence[Check]) -> Callable[[Any], bool] | None:
+        """For a kind with a :attr:`gate`: one test, False only when none of these checks of the kind
+        :meth:`passes` a value (so a value most checks refuse is asked once), or None for no such test."""
+        return None
 
     def finding(
         self,

@@ -8,6 +8,8 @@ from functools import lru_cache
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _HOST_CHARS = re.compile(r"^[a-z0-9._-]+$")
+_AUTHORITY = re.compile(r"[^/?#\\]*")
+"""The authority part of what follows the scheme: up to the first / ? # or backslash."""
 
 
 @lru_cache(maxsize=16384)
@@ -33,26 +35,21 @@ def host_of(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    if "://" in url:
-        rest = url.split("://", 1)[1]
+    _, scheme_sep, rest = url.partition("://")
+    if scheme_sep:
+        pass
     elif url.startswith("//"):
         rest = url[2:]
     elif _SCHEME.match(url) and not url.split(":", 1)[1][:1].isdigit():
         return None  # mailto:, urn:, data: ... carry no host
     else:
         rest = url  # "libgen.is/book/1": a host without a scheme
-    end = len(rest)
-    for sep in "/?#\\":
-        pos = rest.find(sep)
-        if pos != -1 and pos < end:
-            end = pos
-    authority = rest[:end]
+    authority = _AUTHORITY.match(rest).group()  # type: ignore[union-attr]  # matches any text
     if "@" in authority:
         authority = authority.rsplit("@", 1)[1]
     if authority.startswith("["):
         return None  # IPv6 literal: no domain to match
-    authority = authority.split(":", 1)[0]
-    return canonical_host(authority)
+    return canonical_host(authority.partition(":")[0])
 
 
 def parent_domains(host: str) -> Iterable[str]:
@@ -86,15 +83,33 @@ class HostMatcher:
     A regex must match the whole host.
     """
 
-    __slots__ = ("_domains", "_globs", "_patterns", "_regexes", "_seen")
+    __slots__ = ("_any_glob", "_domains", "_globs", "_regexes", "_seen")
 
     def __init__(self, domains: Iterable[str], globs: Iterable[str], regexes: Iterable[re.Pattern[str]]):
         self._domains = frozenset(domains)
         self._seen: dict[str, str | None] = {}
         self._globs = tuple(globs)
         self._regexes = tuple(regexes)
-        self._patterns = tuple(
-            (glob, re.compile(r"(?:[^.]+\.)*" + glob_to_regex(glob))) for glob in self._globs
+        # Every glob in one regex, one named alternative each: a full match takes the first alternative
+        # that matches the whole host, i.e. the first glob in order, as trying them one by one would.
+        self._any_glob = (
+            re.compile(
+                "|".join(
+                    f"(?P<g{i}>(?:[^.]+\\.)*{glob_to_regex(glob)})" for i, glob in enumerate(self._globs)
+                )
+            )
+            if self._globs
+            else None
+        )
+
+    @classmethod
+    def union(cls, matchers: Iterable[HostMatcher]) -> HostMatcher:
+        """A matcher that matches a host when one of ``matchers`` does (what it names may differ)."""
+        matchers = list(matchers)
+        return cls(
+            (d for m in matchers for d in m._domains),
+            (g for m in matchers for g in m._globs),
+            (r for m in matchers for r in m._regexes),
         )
 
     def match(self, host: str) -> str | None:
@@ -107,12 +122,19 @@ class HostMatcher:
         return found
 
     def _match(self, host: str) -> str | None:
-        for candidate in parent_domains(host):
-            if candidate in self._domains:
-                return candidate
-        for glob, compiled in self._patterns:
-            if compiled.fullmatch(host):
-                return glob
+        domains = self._domains
+        if host in domains:
+            return host
+        dot = host.find(".")
+        while dot != -1:  # the parent domains, as parent_domains() gives them
+            parent = host[dot + 1 :]
+            if parent in domains:
+                return parent
+            dot = host.find(".", dot + 1)
+        if self._any_glob is not None:
+            found = self._any_glob.fullmatch(host)
+            if found is not None:
+                return self._globs[int(str(found.lastgroup)[1:])]
         for regex in self._regexes:
             if regex.fullmatch(host):
                 return regex.pattern

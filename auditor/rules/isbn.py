@@ -86,7 +86,9 @@ class IsbnHit:
     text: str
 
 
-def iter_isbns(text: str, *, lenient: bool = False, lowered: str | None = None) -> Iterator[IsbnHit]:
+def iter_isbns(
+    text: str, *, lenient: bool = False, lowered: str | None = None, labelled: bool | None = None
+) -> Iterator[IsbnHit]:
     """Valid ISBNs in ``text``, in order, with their offsets (the label, when present, is not included).
 
     Accepted: a labelled ISBN-10 or ISBN-13 (``ISBN``, ``ISBN-13:`` …) and a bare 13-digit ISBN starting
@@ -97,6 +99,7 @@ def iter_isbns(text: str, *, lenient: bool = False, lowered: str | None = None) 
         text: the text to search.
         lenient: also accept bare ISBN-10s.
         lowered: ``text.lower()`` if the caller has it, to test cheaply for an "isbn" label.
+        labelled: whether ``text.lower()`` holds "isbn", if the caller knows (then ``lowered`` is unused).
     """
     if len(text) < 10:
         return
@@ -105,7 +108,9 @@ def iter_isbns(text: str, *, lenient: bool = False, lowered: str | None = None) 
         for m in _CANDIDATE.finditer(text):
             _keep(found, m.group("isbn"), m.start("isbn"), m.end("isbn"))
     else:
-        if "isbn" in (lowered if lowered is not None else text.lower()):
+        if labelled is None:
+            labelled = "isbn" in (lowered if lowered is not None else text.lower())
+        if labelled:
             for m in _LABELLED.finditer(text):
                 _keep(found, m.group("isbn"), m.start("isbn"), m.end("isbn"))
         for m in _BARE13.finditer(text):
@@ -126,19 +131,54 @@ def _keep(found: dict[int, IsbnHit], raw: str, start: int, end: int) -> None:
 
 def isbns_in_meta(meta: Mapping[str, Any]) -> Iterator[IsbnHit]:
     """Valid ISBNs in the string fields of record metadata (nested mappings and lists included)."""
+    return iter(meta_isbns(meta))
+
+
+def _may_hold_isbn(value: str, named: bool) -> bool:
+    """What :func:`iter_isbns` needs before it can find anything in ``value``: 10 characters and, unless
+    the field is named for ISBNs (lenient), a bare ISBN-13's "97" or an "isbn" label."""
+    return len(value) >= 10 and (named or "97" in value or "isbn" in value.lower())
+
+
+def meta_isbns(meta: Mapping[str, Any]) -> list[IsbnHit]:
+    """:func:`isbns_in_meta` as a list: the first :data:`MAX_META_STRINGS` strings, depth first in field
+    order, to :data:`MAX_META_DEPTH` levels."""
+    if isinstance(meta, dict) and len(meta) <= MAX_META_STRINGS:
+        # Flat metadata (the usual case) in one loop; anything nested takes the general walk.
+        candidates: list[tuple[str, bool]] = []
+        for key, value in meta.items():
+            if isinstance(value, str):
+                if len(value) >= 10:
+                    named = "isbn" in str(key).lower()
+                    if named or "97" in value or "isbn" in value.lower():
+                        candidates.append((value, named))
+            elif isinstance(value, Mapping | list | tuple):
+                break
+        else:
+            return _hits_in(candidates) if candidates else []
+    candidates = []
     budget = MAX_META_STRINGS
     stack: list[tuple[Any, bool, int]] = [(meta, False, 0)]
     while stack and budget > 0:
         value, named, depth = stack.pop()
         if isinstance(value, str):
             budget -= 1
-            for hit in iter_isbns(value, lenient=named):
-                yield IsbnHit(hit.isbn13, None, None, hit.text)
+            if _may_hold_isbn(value, named):
+                candidates.append((value, named))
         elif isinstance(value, Mapping) and depth < MAX_META_DEPTH:
             for key in reversed(list(value)):
                 stack.append((value[key], named or "isbn" in str(key).lower(), depth + 1))
         elif isinstance(value, list | tuple) and depth < MAX_META_DEPTH:
             stack.extend((item, named, depth + 1) for item in reversed(value))
+    return _hits_in(candidates)
+
+
+def _hits_in(candidates: list[tuple[str, bool]]) -> list[IsbnHit]:
+    return [
+        IsbnHit(hit.isbn13, None, None, hit.text)
+        for value, named in candidates
+        for hit in iter_isbns(value, lenient=named)
+    ]
 
 
 class IsbnList:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from auditor.rules.check import (
     Subject,
     validate_message,
 )
-from auditor.rules.keywords import ISBN_KEYWORDS, keywords_per_text
+from auditor.rules.keywords import ISBN_KEYWORDS, KeywordSearch
 from auditor.rules.licenses import USES, LicenseClassifier, LicenseTable
 from auditor.rules.pack import PackSource, read_pack
 from auditor.rules.params import Cursor
@@ -85,7 +85,33 @@ class RuleSet:
         self._keywords = ISBN_KEYWORDS | frozenset(
             k for c in ordered for k in getattr(c, "keywords", ()) if isinstance(k, str)
         )
+        self._search = KeywordSearch(self._keywords)
         self._by_code = {code: c.rule for c in ordered for code in (c.rule.id, *c.rule.aliases)}
+        # Record checks gated on the host or the licence run only where their gate passed (asked once per
+        # distinct value); the others run on every record.
+        self._ungated = tuple(c for c in self._record_checks if c.gate not in _GATES)
+        self._by_host = tuple(c for c in self._record_checks if c.gate == "host")
+        self._by_license = tuple(c for c in self._record_checks if c.gate == "license")
+        self._rank = {id(c): i for i, c in enumerate(self._record_checks)}
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
+        self._host_any = _passes_any(self._by_host)
+        self._license_any = _passes_any(self._by_license)
+        self._host_passed: dict[str | None, tuple[Check, ...]] = {}
+        self._license_passed: dict[str | None, tuple[Check, ...]] = {}
+        self._to_run: dict[tuple[tuple[Check, ...], tuple[Check, ...]], tuple[Check, ...]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in ("_host_passed", "_license_passed", "_to_run", "_rank", "_host_any", "_license_any"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._rank = {id(c): i for i, c in enumerate(self._record_checks)}
+        self._reset_caches()
 
     def __repr__(self) -> str:
         return f"RuleSet(packs={[p.name for p in self.packs]}, rules={len(self.rules)}, use={self.use!r})"
@@ -157,7 +183,7 @@ class RuleSet:
     ) -> list[list[Finding]]:
         """:meth:`evaluate` of each record of a batch; the rules' keywords are searched batch-wide
         once, so records holding none of a rule's keywords skip it."""
-        present = keywords_per_text([r.text for r in records], self._keywords)
+        present = self._search.per_text([r.text for r in records])
         return [
             self._evaluate(record, found, facts, present[i])
             for i, (record, found) in enumerate(zip(records, matches, strict=True))
@@ -174,13 +200,71 @@ class RuleSet:
             matches = group_editions(matches, self._copy_kinds)
         subject = Subject(record, matches, facts if facts is not None else _NO_FACTS, keywords)
         findings: list[Finding] = []
-        for check in self._record_checks:
+        for check in self._checks_for(subject):
             findings.extend(check.evaluate(subject))
         if matches:
             for check in self._match_checks:
                 findings.extend(check.evaluate(subject))
-        findings.sort(key=_finding_order)
+        if len(findings) > 1:
+            findings.sort(key=_finding_order)
         return findings
+
+    def _checks_for(self, subject: Subject) -> tuple[Check, ...]:
+        """The record checks to run on a record, in rule-id order: the ungated ones and the gated ones
+        whose gate passed for its host and licence."""
+        by_host = (
+            _passing(self._by_host, self._host_any, self._host_passed, subject.host) if self._by_host else ()
+        )
+        by_license = (
+            _passing(self._by_license, self._license_any, self._license_passed, subject.record.license)
+            if self._by_license
+            else ()
+        )
+        if not by_host and not by_license:
+            return self._ungated
+        key = (by_host, by_license)
+        checks = self._to_run.get(key)
+        if checks is None:
+            checks = tuple(sorted((*self._ungated, *by_host, *by_license), key=self._rank_of))
+            _remember(self._to_run, key, checks)
+        return checks
+
+    def _rank_of(self, check: Check) -> int:
+        return self._rank[id(check)]
+
+
+_GATES = ("host", "license")
+_MAX_REMEMBERED = 65536
+_MAX_KEY_CHARS = 256
+"""Gate values longer than this (a licence text pasted into the field) are not remembered."""
+
+
+def _passes_any(checks: tuple[Check, ...]) -> Callable[[Any], bool] | None:
+    """One test for gated checks of one kind (see :meth:`Check.passes_any`); None when there is none."""
+    kinds = {type(c) for c in checks}
+    return kinds.pop().passes_any(checks) if len(kinds) == 1 and len(checks) > 1 else None
+
+
+def _passing(
+    checks: tuple[Check, ...],
+    any_passes: Callable[[Any], bool] | None,
+    passed: dict[Any, tuple[Check, ...]],
+    value: str | None,
+) -> tuple[Check, ...]:
+    """Those of ``checks`` (gated on one value) that pass ``value``, remembered per value."""
+    found = passed.get(value)
+    if found is None:
+        found = tuple(c for c in checks if c.passes(value)) if any_passes is None or any_passes(value) else ()
+        if value is None or len(value) <= _MAX_KEY_CHARS:
+            _remember(passed, value, found)
+    return found
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store ``value`` under ``key`` in a bounded cache (emptied when full)."""
+    if len(cache) >= _MAX_REMEMBERED:
+        cache.clear()
+    cache[key] = value
 
 
 def _expand(paths: Iterable[Path], log: ProblemLog) -> list[Path]:

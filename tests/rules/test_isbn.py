@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.rules.build_isbn_list import canonical_isbns
 from auditor.rules.build_isbn_list import main as build_main
 from auditor.rules.isbn import (
+    MAX_META_DEPTH,
+    MAX_META_STRINGS,
+    IsbnHit,
     IsbnList,
     isbn10_valid,
     isbn13_valid,
     isbns_in_meta,
     iter_isbns,
+    meta_isbns,
     to_isbn13,
 )
 
@@ -135,3 +143,80 @@ def test_shipped_books3_list_is_canonical() -> None:
     assert len(body) > 100_000
     assert all(len(line) == 13 and line.isdigit() for line in body)
     assert all(isbn13_valid(line) for line in body[::25])
+
+
+def _isbns_in_meta_reference(meta: Any) -> list[IsbnHit]:
+    """The metadata walk as written before its fast paths: every string through iter_isbns."""
+    budget = MAX_META_STRINGS
+    stack: list[tuple[Any, bool, int]] = [(meta, False, 0)]
+    out = []
+    while stack and budget > 0:
+        value, named, depth = stack.pop()
+        if isinstance(value, str):
+            budget -= 1
+            out += [IsbnHit(h.isbn13, None, None, h.text) for h in iter_isbns(value, lenient=named)]
+        elif isinstance(value, Mapping) and depth < MAX_META_DEPTH:
+            for key in reversed(list(value)):
+                stack.append((value[key], named or "isbn" in str(key).lower(), depth + 1))
+        elif isinstance(value, list | tuple) and depth < MAX_META_DEPTH:
+            stack.extend((item, named, depth + 1) for item in reversed(value))
+    return out
+
+
+_ISBNISH = st.sampled_from(
+    [
+        "0306406152",
+        "080442957X",
+        "978-0-306-40615-7",
+        "ISBN 0-8044-2957-X",
+        "isbn:9780306406157",
+        "e-ISBN 978 0 306 40615 7",
+        "9790000000001",
+        "٩٧٨٠٣٠٦٤٠٦١٥٧",
+        "https://x.example/9780306406157",
+        "r000000000",
+    ]
+)
+_STRINGS = st.one_of(_ISBNISH, st.text(max_size=20), st.lists(_ISBNISH, max_size=3).map(" ".join))
+_KEYS = st.sampled_from(["isbn", "ISBN13", "id", "url", "meta", "identifiers", "x"])
+_META = st.recursive(
+    st.one_of(_STRINGS, st.integers(), st.none(), st.booleans()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(_KEYS, inner, max_size=4),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, _META, max_size=6))
+def test_metadata_walk_equals_the_plain_walk(meta: dict[str, Any]) -> None:
+    assert meta_isbns(meta) == _isbns_in_meta_reference(meta)
+    assert list(isbns_in_meta(meta)) == _isbns_in_meta_reference(meta)
+
+
+def test_metadata_budget_and_depth_are_kept() -> None:
+    isbn = "ISBN 978-0-306-40615-7"
+    flat = {f"k{i}": isbn for i in range(MAX_META_STRINGS + 5)}  # too many fields for the flat loop
+    assert meta_isbns(flat) == _isbns_in_meta_reference(flat)
+    assert len(meta_isbns(flat)) == MAX_META_STRINGS
+    deep: Any = isbn
+    for _ in range(MAX_META_DEPTH + 2):
+        deep = {"a": deep}
+    assert meta_isbns(deep) == _isbns_in_meta_reference(deep) == []
+    many = {"list": [isbn] * (MAX_META_STRINGS + 3), "after": isbn}
+    assert meta_isbns(many) == _isbns_in_meta_reference(many)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(_ISBNISH, st.text(max_size=12), st.sampled_from(["ISBN", "isbn ", "İSBN "])), max_size=8
+    ).map(" ".join)
+)
+def test_a_known_label_gives_what_lowering_gives(text: str) -> None:
+    expected = list(iter_isbns(text))
+    assert list(iter_isbns(text, labelled="isbn" in text.lower())) == expected
+    assert list(iter_isbns(text, lowered=text.lower())) == expected

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from auditor.editions import group_editions
 from auditor.errors import UsageError
 from auditor.models import Severity, WorkRef
 from auditor.rules import RuleSet, default_pack_dir, default_pack_paths, load_rule_set
+from auditor.rules.check import Subject
+from auditor.rules.ruleset import _finding_order
 
 from .conftest import FakeFacts, make_match, make_record
 from .test_notice import COPYRIGHT_PAGE
@@ -232,3 +235,111 @@ def test_the_documented_custom_pack_loads(tmp_path: Path) -> None:
     (draft,) = rules.evaluate(make_record(text="Q3 plan. ACME Confidential. Do not share."), [])
     assert draft.rule_id == "ACME-NOT-001" and draft.detail == "confidential_marking"
     assert draft.spans[0].record_start == 9
+
+
+# evaluate_many gates checks (keywords searched batch-wide, source and licence checks asked once per
+# host or licence): it must give what running every check on every record gives.
+
+_URLS = [
+    "https://libgen.is/book/1",
+    "http://cdn.LIBGEN.rs:8080/x",
+    "https://user:pw@z-lib.org/b",
+    "https://notlibgen.is/",
+    "https://sci-hub.se/10.1/x",
+    "https://annas-archive.org/md5/1",
+    "libgen.rs/book",
+    "mailto:a@libgen.is",
+    "https://[::1]/x",
+    "https://bücher.example/x",
+    "https://news.example/a?b#c",
+    "HTTPS://WWW.LIBGEN.IS./",
+    None,
+    "",
+    "https://the-eye.eu/public/Books/",
+    "https://x.y.libgen.fun/",
+    "https://1lib.sk/",
+]
+_LICENSES = [
+    None,
+    "",
+    "none",
+    "MIT",
+    "cc-by-nc-4.0",
+    "CC BY-NC-ND 4.0",
+    "GPL-3.0 OR MIT",
+    "proprietary",
+    "x" * 400,
+    "https://creativecommons.org/licenses/by-nc/4.0/",
+    "All rights reserved",
+    "CC0",
+]
+_PIECES = [
+    COPYRIGHT_PAGE,
+    "All rights reserved. ",
+    "ISBN 978-0-306-40615-7 ",
+    "9780306406157 ",
+    "ISBN 0-8044-2957-X ",
+    "Printed in the United States of America\n",
+    "This book is a work of fiction. ",
+    "© 2023 Example Corp. ",
+    "İstanbul ",
+    "\u212aelvin ",
+    "printed matter ",
+    "The quick brown fox. ",
+    "979-10-90636-07-1 ",
+    "isbn: ",
+    "\n",
+]
+_METAS = [
+    {},
+    {"meta": {"pile_set_name": "Books3"}},
+    {"isbn": "0306406152"},
+    {"ids": [{"isbn13": "978-0-804-42957-3"}]},
+    {"robots": "noai"},
+    {"tdm_reservation": True},
+    {"x": {"a": {"b": {"c": {"isbn": "0306406152"}}}}},
+]
+
+
+def _varied_records(seed: int, count: int) -> tuple[list, list]:
+    rng = random.Random(seed)
+    records, matches = [], []
+    for row in range(count):
+        text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 8)))
+        records.append(
+            make_record(
+                id=f"r{row}",
+                row=row + 1,
+                text=text,
+                url=rng.choice(_URLS),
+                license=rng.choice(_LICENSES),
+                meta=dict(rng.choice(_METAS)),
+            )
+        )
+        matches.append(_matches()[: rng.choice([0, 0, 1, 3, 7])])
+    return records, matches
+
+
+def _every_check(rules: RuleSet, record, matches, facts) -> list:
+    """What evaluation gives without gates or keywords: every check on the record, findings sorted."""
+    if len(matches) > 1:
+        matches = group_editions(matches, rules._copy_kinds)
+    subject = Subject(record, matches, facts)
+    findings = [f for check in (*rules._record_checks, *rules._match_checks) for f in check.evaluate(subject)]
+    return sorted(findings, key=_finding_order)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batches_give_what_every_check_on_every_record_gives(
+    default_rules: RuleSet, all_rules, seed: int
+) -> None:
+    records, matches = _varied_records(seed, 120)
+    facts = FakeFacts({"9780306406157": WorkRef("w-harbour", "The Quiet Harbour", "publishers")})
+    for rules in (default_rules, all_rules("commercial"), all_rules("research")):
+        expected = [_every_check(rules, r, m, facts) for r, m in zip(records, matches, strict=True)]
+        assert rules.evaluate_many(records, matches, facts) == expected
+        assert [rules.evaluate(r, m, facts) for r, m in zip(records, matches, strict=True)] == expected
+        assert sum(map(len, expected)) > len(records)  # the records do get findings
+        # again, with the host and licence answers remembered, and after pickling
+        assert rules.evaluate_many(records, matches, facts) == expected
+        assert pickle.loads(pickle.dumps(rules)).evaluate_many(records, matches, facts) == expected

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from auditor.models import Finding, Severity
 from auditor.rules.check import Check, CompileContext, Subject, register_kind
-from auditor.rules.licenses import CATEGORIES, MISSING, LicenseClassifier
+from auditor.rules.licenses import CATEGORIES, MISSING, LicenseClassifier, Verdict
 from auditor.rules.params import Cursor
 from auditor.rules.rule import Rule
 
@@ -20,6 +20,7 @@ class LicenseCheck(Check):
     """
 
     kind = "license"
+    gate = "license"
     placeholders: ClassVar[dict[str, Any]] = {
         "license": "CC-BY-NC-4.0",
         "declared": "cc-by-nc-4.0",
@@ -32,6 +33,10 @@ class LicenseCheck(Check):
         self.severities = severities
         self.classifier = classifier
         self.only_missing = set(severities) == {MISSING}
+        self._decisions: dict[str | None, tuple[Severity, Verdict] | None] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_decisions": {}}
 
     @classmethod
     def compile(cls, rule: Rule, params: Cursor, ctx: CompileContext) -> Check | None:
@@ -69,14 +74,32 @@ class LicenseCheck(Check):
             return None
         return cls(rule, severities, ctx.classifier)
 
+    def _decide(self, declared: str | None) -> tuple[Severity, Verdict] | None:
+        """The severity and verdict of a declared licence, None when it is not reported (remembered:
+        corpora repeat a few spellings)."""
+        decisions = self._decisions
+        if declared in decisions:
+            return decisions[declared]
+        if len(decisions) >= LicenseClassifier.CACHE_SIZE:
+            decisions.clear()
+        decision = None
+        if not self.only_missing or self.classifier.is_missing(declared):
+            verdict = self.classifier.classify(declared)
+            severity = self.severities.get(verdict.category)
+            decision = (severity, verdict) if severity is not None else None
+        if declared is None or len(declared) <= 256:  # not a licence text pasted into the field
+            decisions[declared] = decision
+        return decision
+
+    def passes(self, value: Any) -> bool:
+        return self._decide(value) is not None
+
     def evaluate(self, subject: Subject) -> list[Finding]:
         declared = subject.record.license
-        if self.only_missing and not self.classifier.is_missing(declared):
+        decision = self._decide(declared)
+        if decision is None:
             return []
-        verdict = self.classifier.classify(declared)
-        severity = self.severities.get(verdict.category)
-        if severity is None:
-            return []
+        severity, verdict = decision
         return [
             self.finding(
                 subject,

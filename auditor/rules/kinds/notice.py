@@ -107,6 +107,14 @@ class NoticeCheck(Check):
         self.need_any = max(1, min(dict(r.minimums).get("signals", 0) for r in ladder.rungs))
         self.keyed = any(s.keywords for s in signals)
         self.keywords = frozenset(k for s in signals for k in s.keywords)
+        strong = [s for s in self.signals if s.strong]
+        self.triggers: frozenset[str] | None = None
+        """Keywords a text must hold (one of) for a finding, None when any text may give one: a ladder
+        that needs a strong signal needs a strong signal's keyword, when every strong signal has some."""
+        if self.need_strong and all(s.keywords for s in strong):
+            self.triggers = frozenset(k for s in strong for k in s.keywords)
+        elif all(s.keywords for s in self.signals):
+            self.triggers = self.keywords
 
     @classmethod
     def compile(cls, rule: Rule, params: Cursor, ctx: CompileContext) -> Check | None:
@@ -167,10 +175,10 @@ class NoticeCheck(Check):
         text = subject.record.text
         if not text:
             return []
+        if self.triggers is not None and not subject.may_contain(self.triggers):
+            return []
         found: dict[str, list[tuple[int, int]]] = {}
         strong = 0
-        if self.keyed and all(s.keywords for s in self.signals) and not subject.may_contain(self.keywords):
-            return []
         lowered = subject.lowered if self.keyed else text
         for signal in self.signals:
             if not signal.strong and strong < self.need_strong:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from auditor.models import Finding
@@ -19,6 +20,7 @@ class SourceCheck(Check):
     """One finding when the record's host is a listed domain (or a subdomain of one) or fits a pattern."""
 
     kind = "source"
+    gate = "host"
     placeholders: ClassVar[dict[str, Any]] = {"host": "libgen.is", "domain": "libgen.is"}
 
     def __init__(self, rule: Rule, matcher: HostMatcher) -> None:
@@ -68,6 +70,17 @@ class SourceCheck(Check):
                 )
             return None
         return cls(rule, HostMatcher(domains, globs, regexes))
+
+    def passes(self, value: Any) -> bool:
+        return value is not None and self.matcher.match(value) is not None
+
+    @classmethod
+    def passes_any(cls, checks: Sequence[Check]) -> Callable[[Any], bool] | None:
+        matchers = [c.matcher for c in checks if isinstance(c, SourceCheck)]
+        if len(matchers) != len(checks):
+            return None
+        union = HostMatcher.union(matchers)
+        return lambda host: host is not None and union.match(host) is not None
 
     def evaluate(self, subject: Subject) -> list[Finding]:
         host = subject.host
