@@ -13,6 +13,7 @@ collapsed, or ``(none declared)``; every record) — the corpus's licence mix, w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,11 @@ SEVERITY_WEIGHT = {
 """Weights in tenths: integer sums are exact, so the risk does not depend on record order."""
 
 
+_PLAIN_NETLOC = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#\t\r\n]*)(?=[/?#]|\Z)")
+"""A URL whose network location ``urlsplit`` takes as it stands: an optional scheme, ``//``, then up
+to the first / ? # (tabs and line breaks, which urlsplit deletes first, send a URL the slow way)."""
+
+
 def url_host(url: str | None) -> str | None:
     """The lower-cased host of a URL without ``www.`` and port, or None if it has none."""
     if not url:
@@ -37,10 +43,16 @@ def url_host(url: str | None) -> str | None:
     text = url.strip()
     if "://" not in text:
         text = "//" + text
-    try:
-        host = urlsplit(text).hostname
-    except ValueError:
-        return None
+    plain = _PLAIN_NETLOC.match(text)
+    netloc = plain.group(1) if plain is not None else None
+    if netloc is not None and netloc.isascii() and not ("[" in netloc or "]" in netloc or "%" in netloc):
+        # What urlsplit(text).hostname gives for such a URL, without building the split.
+        host: str | None = netloc.rpartition("@")[2].partition(":")[0].lower() or None
+    else:
+        try:
+            host = urlsplit(text).hostname
+        except ValueError:
+            return None
     if not host:
         return None
     host = host.rstrip(".").lower()
@@ -72,6 +84,7 @@ the first that holds non-empty text or a number names the record's dataset (The 
 
 MAX_DATASET_KEY = 200
 _DATASET_PATHS = tuple(tuple(dotted.split(".")) for dotted in DATASET_FIELDS)
+_DATASET_ROOTS = frozenset(path[0] for path in _DATASET_PATHS)
 
 
 NO_LICENSE = "(none declared)"
@@ -79,12 +92,25 @@ NO_LICENSE = "(none declared)"
 
 def license_key(declared: str | None) -> str:
     """A declared licence as the licence mix counts it: as written, whitespace collapsed."""
-    text = " ".join((declared or "").split())
-    return text[:200] if text else NO_LICENSE
+    key = _LICENSE_KEYS.get(declared)
+    if key is None:
+        text = " ".join((declared or "").split())
+        key = text[:200] if text else NO_LICENSE
+        if declared is None or len(declared) <= 256:  # not a licence text pasted into the field
+            if len(_LICENSE_KEYS) >= 4096:
+                _LICENSE_KEYS.clear()
+            _LICENSE_KEYS[declared] = key
+    return key
+
+
+_LICENSE_KEYS: dict[str | None, str] = {}
+"""license_key of the spellings seen (corpora repeat a few)."""
 
 
 def dataset_key(meta: Mapping[str, Any]) -> str | None:
     """The dataset a record's metadata names (see :data:`DATASET_FIELDS`), or None."""
+    if type(meta) is dict and _DATASET_ROOTS.isdisjoint(meta):
+        return None  # the usual case: no field it could be in
     for path in _DATASET_PATHS:
         if path[0] not in meta:
             continue
@@ -109,7 +135,9 @@ class _Tally:
 
 
 def _count(tallies: dict[str, _Tally], key: str, worst: Severity | None) -> None:
-    tally = tallies.setdefault(key, _Tally())
+    tally = tallies.get(key)
+    if tally is None:
+        tally = tallies[key] = _Tally()
     tally.records += 1
     if worst is not None:
         tally.flagged += 1
@@ -120,7 +148,11 @@ def _count(tallies: dict[str, _Tally], key: str, worst: Severity | None) -> None
 
 def _merge(mine_by_key: dict[str, _Tally], theirs_by_key: dict[str, _Tally]) -> None:
     for key, theirs in theirs_by_key.items():
-        mine = mine_by_key.setdefault(key, _Tally())
+        mine = mine_by_key.get(key)
+        if mine is None:
+            # A source only the other tally has: take a copy of its counts as they are.
+            mine_by_key[key] = _Tally(theirs.records, theirs.flagged, theirs.weight, theirs.worst)
+            continue
         mine.records += theirs.records
         mine.flagged += theirs.flagged
         mine.weight += theirs.weight

@@ -1,7 +1,11 @@
+from urllib.parse import urlsplit
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.models import RecordRef, Severity
-from auditor.sources import SourceTally, source_key, url_host
+from auditor.sources import DATASET_FIELDS, SourceTally, dataset_key, license_key, source_key, url_host
 
 
 @pytest.mark.parametrize(
@@ -48,3 +52,145 @@ def test_merged_tallies_equal_one_tally():
         (a if i % 2 else b).add(ref, sev)
     a.merge(b)
     assert a.ranked() == whole.ranked()
+
+
+def _url_host_reference(url):
+    """url_host as first written: always through urlsplit."""
+    if not url:
+        return None
+    text = url.strip()
+    if "://" not in text:
+        text = "//" + text
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    host = host.rstrip(".").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+URL_PIECES = st.sampled_from(
+    [
+        "https://",
+        "http://",
+        "HTTP://",
+        "//",
+        "a:",
+        "a:b://",
+        "1http://",
+        "ht_tp://",
+        "://",
+        "www.",
+        "WWW.",
+        "libgen.rs",
+        "LibGen",
+        ".",
+        ":8080",
+        ":",
+        "@",
+        "user:pw@",
+        "[",
+        "]",
+        "[::1]",
+        "/",
+        "?",
+        "#",
+        "\\",
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "%",
+        "%41",
+        "é",
+        "ｅ",
+        "\u2100",
+        "\x01",
+        "-",
+        "_",
+        "+",
+        "x",
+    ]
+)
+URLS = st.one_of(
+    st.text(max_size=30), st.lists(st.one_of(URL_PIECES, st.text(max_size=3)), max_size=10).map("".join)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(URLS)
+def test_url_host_equals_urlsplit(url):
+    assert url_host(url) == _url_host_reference(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a:b@c:d@host:1/x",
+        "https://host.%41/",
+        "http://[::1]:80/",
+        "http://]x/",
+        "ht\ttp://x/",
+        "https://x\n.com/",
+        "HTTPS://WWW.X.COM.",
+        "a:b://c/",
+        "//x",
+        "x.com:",
+        "http://@/",
+        "http://:80/",
+        "é.com/x",
+        "https://ｅxample.com/",
+        "\x01http://x/",
+    ],
+)
+def test_url_host_edge_cases_equal_urlsplit(url):
+    assert url_host(url) == _url_host_reference(url)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=20), st.sampled_from(["MIT", " cc-by  4.0 ", "x" * 300])))
+def test_license_key_is_the_collapsed_spelling(declared):
+    expected = " ".join((declared or "").split())[:200] or "(none declared)"
+    assert license_key(declared) == expected
+    assert license_key(declared) == expected  # remembered
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["dataset", "source", "pile_set_name", "meta", "metadata", "id", "x"]),
+        st.one_of(
+            st.text(max_size=5),
+            st.integers(),
+            st.booleans(),
+            st.none(),
+            st.dictionaries(
+                st.sampled_from(["dataset", "source", "pile_set_name", "redpajama_set_name"]),
+                st.text(max_size=5),
+            ),
+        ),
+        max_size=4,
+    )
+)
+def test_dataset_key_takes_the_first_field_it_names(meta):
+    expected = None
+    for dotted in DATASET_FIELDS:
+        value = meta
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None and not isinstance(value, bool) and isinstance(value, int | float | str):
+            text = " ".join(str(value).split())[:200]
+            if text:
+                expected = text
+                break
+    assert dataset_key(meta) == expected
+
+
+def test_merging_copies_counts_and_never_shares_them():
+    a, b = SourceTally(), SourceTally()
+    b.add(RecordRef("1", "s", 1, "https://x.example/"), Severity.HIGH)
+    a.merge(b)
+    b.add(RecordRef("2", "s", 2, "https://x.example/"), Severity.CRITICAL)
+    assert [(s.key, s.records, s.max_severity) for s in a.ranked()] == [("x.example", 1, Severity.HIGH)]
