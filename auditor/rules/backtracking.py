@@ -25,6 +25,7 @@ polynomial backtracking (``\\s*\\s*\\s*x``), which the ``window`` of notice keyw
 
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import unicodedata
@@ -62,6 +63,7 @@ _SINGLE = (_LITERAL, _NOT_LITERAL, _ANY, _IN)
 Node = tuple[Any, Any]
 
 
+@functools.lru_cache(maxsize=1024)
 def backtracking_risk(pattern: str) -> str | None:
     """Why ``pattern`` can backtrack exponentially, or None when the check finds no such shape.
 
@@ -228,8 +230,7 @@ def _chars(seq: Sequence[Node]) -> frozenset[str]:
         elif op in (_NOT_LITERAL, _ANY):
             out |= _ALPHABET
         elif op == _IN:
-            out |= {c for c in _ALPHABET if any(_in_class(av, v) for v in _cases(c))}
-            out |= {v for kind, value in av if kind == _LITERAL for v in _cases(chr(value))}
+            out |= _class_chars(tuple(av))
         elif op in _REPEATS or op == _POSSESSIVE:
             out |= _chars(av[2])
         elif op == _SUBPATTERN:
@@ -248,6 +249,50 @@ def _chars(seq: Sequence[Node]) -> frozenset[str]:
 
 def _cases(ch: str) -> set[str]:
     return {v for v in (ch, ch.lower(), ch.upper(), ch.swapcase()) if len(v) == 1}
+
+
+_ALPHABET_CASES: tuple[tuple[str, tuple[str, ...]], ...] = tuple((c, tuple(_cases(c))) for c in _ALPHABET)
+_UNIVERSE: frozenset[str] = frozenset(v for _, cases in _ALPHABET_CASES for v in cases)
+"""The alphabet with every case of its characters: all that :func:`_in_class` is ever asked about."""
+
+
+@functools.lru_cache(maxsize=64)
+def _category_chars(name: str) -> frozenset[str]:
+    return frozenset(v for v in _UNIVERSE if _category(name, v))
+
+
+@functools.lru_cache(maxsize=1024)
+def _class_chars(items: tuple[Node, ...]) -> frozenset[str]:
+    """The characters a class ``[...]`` matches, any case: those of the alphabet, and its literals.
+
+    The alphabet characters are those with a case that :func:`_in_class` accepts, worked out with set
+    operations over :data:`_UNIVERSE` (:func:`_class_chars_reference` asks per character).
+    """
+    negate = False
+    matched: set[str] = set()
+    for op, av in items:
+        if op == _const.NEGATE:
+            negate = True
+        elif op == _LITERAL:
+            matched.add(chr(av))
+        elif op == _const.RANGE:
+            low, high = av
+            matched |= {v for v in _UNIVERSE if low <= ord(v) <= high}
+        elif op == _const.CATEGORY:
+            matched |= _category_chars(str(av))
+    if negate:
+        out = {c for c, cases in _ALPHABET_CASES if any(v not in matched for v in cases)}
+    else:
+        out = {c for c, cases in _ALPHABET_CASES if any(v in matched for v in cases)}
+    out |= {v for kind, value in items if kind == _LITERAL for v in _cases(chr(value))}
+    return frozenset(out)
+
+
+def _class_chars_reference(items: Sequence[Node]) -> frozenset[str]:
+    """:func:`_class_chars`, one :func:`_in_class` call per character and case."""
+    out = {c for c in _ALPHABET if any(_in_class(items, v) for v in _cases(c))}
+    out |= {v for kind, value in items if kind == _LITERAL for v in _cases(chr(value))}
+    return frozenset(out)
 
 
 def _in_class(items: Sequence[Node], ch: str) -> bool:
