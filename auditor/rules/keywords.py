@@ -44,19 +44,25 @@ class KeywordSearch:
     def __setstate__(self, state: dict[str, tuple[str, ...]]) -> None:
         self.__init__(state["keywords"])  # type: ignore[misc]
 
+    def warm_up(self) -> None:
+        """Build the automaton and load its compiled scan now (e.g. before worker processes fork)."""
+        if self._searchable:
+            self.per_text(["warm-up"])
+
+    def _built(self) -> Automaton:
+        with self._lock:
+            if self._automaton is None:
+                from auditor.rules.automaton import Automaton
+
+                self._automaton = Automaton.build([n.encode("utf-8") for n in self._names] + [*_MARKERS])
+            return self._automaton
+
     def per_text(self, texts: Sequence[str]) -> list[frozenset[str] | None]:
         """For each text, the keywords (lower case) found in its lower-cased form, or None if unknown
         (see :func:`keywords_per_text`)."""
         if not texts or not self._searchable:
             return [None] * len(texts)
-        automaton = self._automaton
-        if automaton is None:
-            with self._lock:
-                if self._automaton is None:
-                    from auditor.rules.automaton import Automaton
-
-                    self._automaton = Automaton.build([n.encode("utf-8") for n in self._names] + [*_MARKERS])
-                automaton = self._automaton
+        automaton = self._automaton or self._built()
         results = self._results
         out: list[frozenset[str] | None] = []
         for mask in automaton.scan([t.encode("utf-8", "surrogatepass") for t in texts]):

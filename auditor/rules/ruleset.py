@@ -113,6 +113,11 @@ class RuleSet:
         self._rank = {id(c): i for i, c in enumerate(self._record_checks)}
         self._reset_caches()
 
+    def warm_up(self) -> None:
+        """Build the keyword search and load its compiled scan now, so that worker processes forked
+        afterwards inherit them instead of each loading them (as :func:`auditor.kernels.warm_up`)."""
+        self._search.warm_up()
+
     def __repr__(self) -> str:
         return f"RuleSet(packs={[p.name for p in self.packs]}, rules={len(self.rules)}, use={self.use!r})"
 

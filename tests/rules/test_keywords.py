@@ -143,3 +143,15 @@ def test_long_texts_in_one_batch():
     words = ["lorem", "ipsum", "copyright", "ALL RIGHTS RESERVED", "©", "printed", "97", "8", "isb", "n"]
     texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 20000))) for _ in range(30)]
     _same(texts, KEYWORDS)
+
+
+def test_warm_up_builds_the_automaton_once():
+    search = KeywordSearch(KEYWORDS)
+    search.warm_up()
+    built = search._automaton
+    assert built is not None
+    assert search.per_text(["Copyright"]) == [frozenset({"copyright"})]
+    assert search._automaton is built
+    unsearchable = KeywordSearch(["Upper"])
+    unsearchable.warm_up()
+    assert unsearchable._automaton is None and unsearchable.per_text(["x"]) == [None]

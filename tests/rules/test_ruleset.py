@@ -343,3 +343,11 @@ def test_batches_give_what_every_check_on_every_record_gives(
         # again, with the host and licence answers remembered, and after pickling
         assert rules.evaluate_many(records, matches, facts) == expected
         assert pickle.loads(pickle.dumps(rules)).evaluate_many(records, matches, facts) == expected
+
+
+def test_warm_up_then_evaluate(default_rules: RuleSet) -> None:
+    default_rules.warm_up()
+    assert default_rules._search._automaton is not None
+    assert default_rules.evaluate_many([RICH_RECORD], [_matches()], FACTS) == [
+        default_rules.evaluate(RICH_RECORD, _matches(), FACTS)
+    ]
