@@ -190,7 +190,7 @@ _META = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.dictionaries(_KEYS, _META, max_size=6))
 def test_metadata_walk_equals_the_plain_walk(meta: dict[str, Any]) -> None:
     assert meta_isbns(meta) == _isbns_in_meta_reference(meta)
