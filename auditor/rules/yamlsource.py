@@ -77,7 +77,6 @@ def read_yaml(
     *,
     what: str = "rule pack",
     start: str = "start it with `pack: <name>`, `version: 1` and `rules:`",
-    cached: bool = True,
 ) -> YamlDoc | None:
     """Read one YAML file safely, recording its problems in ``log``.
 
@@ -86,8 +85,6 @@ def read_yaml(
         log: where problems go.
         what: what the file is, for messages (``rule pack``, ``waivers file``).
         start: how to fix an empty file.
-        cached: take a bundled pack from :mod:`auditor.rules.packcache` when these bytes are stored
-            there (the same document, parsed before), instead of parsing them again.
 
     Returns:
         The document, or None when it could not be read at all (the reason is in ``log``).
@@ -110,12 +107,6 @@ def read_yaml(
         )
         return None
     digest = hashlib.sha256(raw).hexdigest()
-    if cached:
-        from auditor.rules import packcache
-
-        stored = packcache.lookup(digest)
-        if stored is not None:
-            return YamlDoc(file=file, data=stored[0], digest=digest, lines=stored[1])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
