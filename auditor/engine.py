@@ -103,6 +103,7 @@ class RecordAuditor:
             # workers inherit them instead of each loading them again.
             kernels.warm_up()
             tokenize_many(["\u00e9", "e"])
+        rules.warm_up()  # the rules' keyword automaton, likewise
         self.rules = rules
         self.facts = _Facts(registries)
         self.min_severity = options.min_severity
