@@ -227,7 +227,11 @@ def _chars(seq: Sequence[Node]) -> frozenset[str]:
     for op, av in seq:
         if op == _LITERAL:
             out |= _cases(chr(av))
-        elif op in (_NOT_LITERAL, _ANY):
+        elif op == _NOT_LITERAL:
+            # [^,] matches every character but ","; a letter it excludes still matches in its other case
+            excluded = chr(av)
+            out |= _ALPHABET - {excluded} if _cases(excluded) == {excluded} else _ALPHABET
+        elif op == _ANY:
             out |= _ALPHABET
         elif op == _IN:
             out |= _class_chars(tuple(av))
@@ -280,10 +284,9 @@ def _class_chars(items: tuple[Node, ...]) -> frozenset[str]:
             matched |= {v for v in _UNIVERSE if low <= ord(v) <= high}
         elif op == _const.CATEGORY:
             matched |= _category_chars(str(av))
-    if negate:
-        out = {c for c, cases in _ALPHABET_CASES if any(v not in matched for v in cases)}
-    else:
-        out = {c for c, cases in _ALPHABET_CASES if any(v in matched for v in cases)}
+    if negate:  # a negated class's literals are what it does not match
+        return frozenset(c for c, cases in _ALPHABET_CASES if any(v not in matched for v in cases))
+    out = {c for c, cases in _ALPHABET_CASES if any(v in matched for v in cases)}
     out |= {v for kind, value in items if kind == _LITERAL for v in _cases(chr(value))}
     return frozenset(out)
 
@@ -291,7 +294,8 @@ def _class_chars(items: tuple[Node, ...]) -> frozenset[str]:
 def _class_chars_reference(items: Sequence[Node]) -> frozenset[str]:
     """:func:`_class_chars`, one :func:`_in_class` call per character and case."""
     out = {c for c in _ALPHABET if any(_in_class(items, v) for v in _cases(c))}
-    out |= {v for kind, value in items if kind == _LITERAL for v in _cases(chr(value))}
+    if all(op != _const.NEGATE for op, _ in items):
+        out |= {v for kind, value in items if kind == _LITERAL for v in _cases(chr(value))}
     return frozenset(out)
 
 

@@ -73,6 +73,11 @@ def test_class_sets_equal_the_per_character_test(negate: bool, ignore_case: bool
         (r"(?:\s*[-–,]\s*\d+)*", False),
         (r"[\w&.'-]+", False),
         (r"([a-z]+[0-9]?)*$", True),
+        # a negated class does not match what it lists: each repetition ends at its delimiter
+        (r"(?:[^.]+\.)*x", False),
+        (r"([^,]+,)*x", False),
+        (r"([^,]+[,a])*x", True),
+        (r"([^,]+[^;])*x", True),
     ],
 )
 def test_refused_shapes(pattern: str, risky: bool) -> None:
