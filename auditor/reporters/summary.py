@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -130,12 +131,21 @@ def suppression_text(value: Any) -> str:
     return str(value)
 
 
+# An http(s) URL whose host is plain letters, digits, dots and hyphens, ended by a path, query,
+# fragment or the end: urlsplit's host is that text, lower-cased (no user, port, brackets, controls).
+_PLAIN_HTTP = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)(?:[/?#]|\Z)")
+
+
 def url_host(url: str | None) -> str | None:
     """The lower-cased host of an http(s) URL, or None."""
     if not url:
         return None
+    url = url.strip()
+    plain = _PLAIN_HTTP.match(url)
+    if plain:
+        return plain.group(1).lower()
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         host = parts.hostname if parts.scheme.lower() in ("http", "https") else None
     except ValueError:
         return None
@@ -151,19 +161,27 @@ class SourceIndex:
 
     def __init__(self, report: dict[str, Any]) -> None:
         self._keys = {s["key"] for s in report.get("sources") or []}
+        self._found: dict[tuple[str | None, str], str] = {}
 
     def key_for(self, record: dict[str, Any]) -> str:
         """The source key of a finding's ``record``: a known key when one fits, else host or input."""
         host = url_host(record.get("url"))
+        place = (host, str(record.get("input", "")))
+        found = self._found.get(place)
+        if found is None:
+            found = self._found[place] = self._key(host, place[1])
+        return found
+
+    def _key(self, host: str | None, input: str) -> str:
         candidates: list[str] = []
         if host:
             labels = host.split(".")
             candidates += [".".join(labels[i:]) for i in range(max(len(labels) - 1, 1))]
-        candidates.append(str(record.get("input", "")))
+        candidates.append(input)
         for candidate in candidates:
             if candidate in self._keys:
                 return candidate
-        return host or str(record.get("input", ""))
+        return host or input
 
 
 def editions_text(value: Any) -> str:
