@@ -14,6 +14,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from itertools import accumulate
 
 WORD = re.compile(r"\w+")
 ROW_WORDS = 40
@@ -82,46 +83,139 @@ def _window(text: str, limit: int) -> tuple[str, str, int]:
     return text[:half], text[len(text) - half :], len(text) - 2 * half
 
 
-def _tail(pieces: list[Piece], text: str) -> None:
-    if text:
-        pieces.append(Piece(text, "plain"))
+_SPLIT = re.compile(r"(\w+)")
+"""``WORD`` as a separator that is kept: splitting gives separator, word, separator, … , separator."""
+
+
+def _tokens(text: str) -> tuple[list[str], list[str], list[int]]:
+    """``text`` as its parts (separators at even, words at odd places), the words' keys, and where
+    each part ends (word ``i`` is ``text[ends[2 * i] : ends[2 * i + 1]]``; ``ends[-1] == len(text)``)."""
+    parts = _SPLIT.split(text)
+    words = parts[1::2]
+    joined = " ".join(words)
+    if joined.isascii():
+        # One lower() for all the words (a space is never part of a word, so it splits them again).
+        keys = joined.lower().split(" ") if words else []
+    else:
+        keys = [word.lower() if word.isascii() else _key(word) for word in words]
+    return parts, keys, list(accumulate(map(len, parts)))
+
+
+_PROBES = 48
+"""Places tried by :func:`_longest_match` before it leaves a range to difflib."""
+
+
+def _longest_match(
+    a: list[str], b: list[str], alo: int, ahi: int, blo: int, bhi: int
+) -> tuple[int, int, int] | None:
+    """difflib's ``find_longest_match`` when the longest match is nearly as long as the shorter range
+    (near-identical excerpts: the usual case), else None.
+
+    Lengths are tried from the longest possible down, and places in order of ``i`` then ``j``, so the
+    first match found is the longest one that starts earliest in ``a``, then earliest in ``b``:
+    exactly what difflib returns (no junk, no autojunk). Once more than ``_PROBES`` places would have
+    to be tried, the answer is left to difflib.
+    """
+    la, lb = ahi - alo, bhi - blo
+    probes = _PROBES
+    for k in range(min(la, lb), 0, -1):
+        places = (la - k + 1) * (lb - k + 1)
+        if places > probes:
+            return None
+        probes -= places
+        for i in range(alo, ahi - k + 1):
+            first = a[i]
+            run = None
+            for j in range(blo, bhi - k + 1):
+                if b[j] == first:
+                    if run is None:
+                        run = a[i : i + k]
+                    if b[j : j + k] == run:
+                        return i, j, k
+    return alo, blo, 0
+
+
+def opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """``difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()``, the same list, faster
+    on near-identical sequences (the longest matches are found directly; other ranges go to difflib)."""
+    matcher: SequenceMatcher[str] | None = None
+    queue = [(0, len(a), 0, len(b))]
+    blocks: list[tuple[int, int, int]] = []
+    while queue:
+        alo, ahi, blo, bhi = queue.pop()
+        found = _longest_match(a, b, alo, ahi, blo, bhi)
+        if found is None:
+            if matcher is None:
+                matcher = SequenceMatcher(None, a, b, autojunk=False)
+            match = matcher.find_longest_match(alo, ahi, blo, bhi)
+            found = (match.a, match.b, match.size)
+        i, j, k = found
+        if k:
+            blocks.append(found)
+            if alo < i and blo < j:
+                queue.append((alo, i, blo, j))
+            if i + k < ahi and j + k < bhi:
+                queue.append((i + k, ahi, j + k, bhi))
+    blocks.sort()
+    # Adjacent blocks are collapsed and a sentinel ends the list, as in get_matching_blocks.
+    i1 = j1 = k1 = 0
+    merged = []
+    for i2, j2, k2 in blocks:
+        if i1 + k1 == i2 and j1 + k1 == j2:
+            k1 += k2
+        else:
+            if k1:
+                merged.append((i1, j1, k1))
+            i1, j1, k1 = i2, j2, k2
+    if k1:
+        merged.append((i1, j1, k1))
+    merged.append((len(a), len(b), 0))
+    answer = []
+    i = j = 0
+    for ai, bj, size in merged:
+        if i < ai and j < bj:
+            answer.append(("replace", i, ai, j, bj))
+        elif i < ai:
+            answer.append(("delete", i, ai, j, bj))
+        elif j < bj:
+            answer.append(("insert", i, ai, j, bj))
+        i, j = ai + size, bj + size
+        if size:
+            answer.append(("equal", ai, i, bj, j))
+    return answer
 
 
 def _cells(
     record: str, work: str, row_words: int
 ) -> tuple[list[tuple[list[Piece], list[Piece]]], int, int, int]:
     """Rows of one aligned segment, with the record's, the work's and the shared word counts."""
-    rw, ww = _words(record), _words(work)
-    matcher = SequenceMatcher(
-        None, [_key(record[s:e]) for s, e in rw], [_key(work[s:e]) for s, e in ww], autojunk=False
-    )
-    # Record words followed by a sentence end: the places a row may close.
-    starts = [s for s, _ in rw]
+    rparts, rkeys, rends = _tokens(record)
+    wparts, wkeys, wends = _tokens(work)
+    n_rec, n_work = len(rkeys), len(wkeys)
+    # Record words followed by a sentence end: the places a row may close. Word i starts at
+    # rends[2 * i]; a sentence end is never a word character, so it follows the last word before it.
+    starts = rends[0 : 2 * n_rec : 2]
     breaks = sorted({bisect_right(starts, m.start()) - 1 for m in _SENTENCE_END.finditer(record)} - {-1})
-
-    def upto(words: list[tuple[int, int]], text: str, i: int) -> int:
-        return words[i][0] if i < len(words) else len(text)
 
     rows: list[tuple[list[Piece], list[Piece]]] = []
     rec: list[Piece] = []
     wrk: list[Piece] = []
-    if rw and rw[0][0]:
-        rec.append(Piece(record[: rw[0][0]], "plain"))
-    if ww and ww[0][0]:
-        wrk.append(Piece(work[: ww[0][0]], "plain"))
-    if not rw:
-        rec.append(Piece(record, "plain"))
-    if not ww:
-        wrk.append(Piece(work, "plain"))
+    # Text before the first word; all of it (even none) when there is no word.
+    if rparts[0] or not n_rec:
+        rec.append(Piece(rparts[0], "plain"))
+    if wparts[0] or not n_work:
+        wrk.append(Piece(wparts[0], "plain"))
     count = shared = 0
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes(rkeys, wkeys):
         if tag != "equal":
             if i2 > i1:
-                rec.append(Piece(record[rw[i1][0] : rw[i2 - 1][1]], "diff"))
-                _tail(rec, record[rw[i2 - 1][1] : upto(rw, record, i2)])
+                rec.append(Piece(record[rends[2 * i1] : rends[2 * i2 - 1]], "diff"))
+                if rparts[2 * i2]:
+                    rec.append(Piece(rparts[2 * i2], "plain"))
             if j2 > j1:
-                wrk.append(Piece(work[ww[j1][0] : ww[j2 - 1][1]], "diff"))
-                _tail(wrk, work[ww[j2 - 1][1] : upto(ww, work, j2)])
+                wrk.append(Piece(work[wends[2 * j1] : wends[2 * j2 - 1]], "diff"))
+                if wparts[2 * j2]:
+                    wrk.append(Piece(wparts[2 * j2], "plain"))
             count += i2 - i1
             continue
         shared += i2 - i1
@@ -132,10 +226,12 @@ def _cells(
             at = bisect_left(breaks, max(a + row_words - count - 1, a))
             b = breaks[at] if at < len(breaks) and breaks[at] < i2 - 1 else i2 - 1
             c, d = j1 + (a - i1), j1 + (b - i1)
-            rec.append(Piece(record[rw[a][0] : rw[b][1]], "same"))
-            wrk.append(Piece(work[ww[c][0] : ww[d][1]], "same"))
-            _tail(rec, record[rw[b][1] : upto(rw, record, b + 1)])
-            _tail(wrk, work[ww[d][1] : upto(ww, work, d + 1)])
+            rec.append(Piece(record[rends[2 * a] : rends[2 * b + 1]], "same"))
+            wrk.append(Piece(work[wends[2 * c] : wends[2 * d + 1]], "same"))
+            if rparts[2 * b + 2]:
+                rec.append(Piece(rparts[2 * b + 2], "plain"))
+            if wparts[2 * d + 2]:
+                wrk.append(Piece(wparts[2 * d + 2], "plain"))
             count += b - a + 1
             if b < i2 - 1:
                 rows.append((rec, wrk))
@@ -143,7 +239,7 @@ def _cells(
             a = b + 1
     if rec or wrk:
         rows.append((rec, wrk))
-    return rows, len(rw), len(ww), shared
+    return rows, n_rec, n_work, shared
 
 
 def _gap_text(record_chars: int, work_chars: int, by_engine: bool) -> str:
