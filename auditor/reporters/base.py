@@ -36,8 +36,9 @@ class Reporter(ABC):
                 from a report.json.
         """
 
-    def stream(self, report: dict[str, Any]) -> str | bytes | Iterator[str]:
-        """:meth:`render`, or the same text in pieces (a large report need not be held whole)."""
+    def stream(self, report: dict[str, Any]) -> str | bytes | Iterator[str] | Iterator[bytes]:
+        """:meth:`render`, or the same text in pieces, as text or as UTF-8 (a large report need not
+        be held whole)."""
         return self.render(report)
 
 
@@ -69,7 +70,7 @@ def get_reporter(name: str) -> Reporter:
     return cls()
 
 
-def write_report(path: Path, data: str | bytes | Iterable[str]) -> None:
+def write_report(path: Path, data: str | bytes | Iterable[str] | Iterable[bytes]) -> None:
     """Write a rendered report atomically: the file at ``path`` is either the old one or the new one.
 
     The data goes to a temporary file in the same directory (so the rename stays on one file system),
@@ -78,7 +79,7 @@ def write_report(path: Path, data: str | bytes | Iterable[str]) -> None:
 
     Args:
         path: where the report goes; its directory must exist.
-        data: the rendered report, or its text in pieces; text is written as UTF-8.
+        data: the rendered report, or its text in pieces (text or bytes); text is written as UTF-8.
     """
     path = Path(path)
     pieces: Iterable[bytes]
@@ -87,7 +88,7 @@ def write_report(path: Path, data: str | bytes | Iterable[str]) -> None:
     elif isinstance(data, str):
         pieces = (data.encode("utf-8"),)
     else:
-        pieces = (piece.encode("utf-8") for piece in data)
+        pieces = (piece.encode("utf-8") if isinstance(piece, str) else piece for piece in data)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -20,6 +20,8 @@ from auditor.reporters.text import clamp, one_line, visible
 
 MESSAGE_CHARS = 500
 """Longest ``message`` attribute; the full text goes in the element body."""
+CHUNK_CHARS = 1 << 16
+"""Characters of XML gathered before a piece is handed to the writer."""
 
 
 def _s(value: Any) -> str:
@@ -55,67 +57,102 @@ def _describe(finding: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ElementTree's own escaping, so the streamed XML is the bytes ``ET.tostring`` gave for the same tree.
+_attr = ET._escape_attrib  # type: ignore[attr-defined]
+_cdata = ET._escape_cdata  # type: ignore[attr-defined]
+_INDENT = "  "
+
+
+def _attributes(pairs: Iterable[tuple[str, str]]) -> str:
+    return "".join(f' {key}="{_attr(value)}"' for key, value in pairs)
+
+
+def _case(classname: str, name: str, inner: str) -> str:
+    """A test case as ``ET.indent`` lays it out two levels deep, around its one element."""
+    return (
+        f'<testcase classname="{_attr(_s(classname))}" name="{_attr(_s(name))}" time="0">'
+        f"\n{_INDENT * 3}{inner}\n{_INDENT * 2}</testcase>"
+    )
+
+
+def _element(tag: str, attributes: Iterable[tuple[str, str]], text: str) -> str:
+    body = f">{_cdata(text)}</{tag}>" if text else " />"
+    return f"<{tag}{_attributes(attributes)}{body}"
+
+
 class _Suite:
-    """One test suite being built: its element and its counters."""
+    """One test suite: counted before anything is written, so its counts can lead its tag.
 
-    def __init__(self, parent: ET.Element, name: str, timestamp: str) -> None:
-        self.element = ET.SubElement(parent, "testsuite", name=_s(name), timestamp=_s(timestamp))
-        self.tests = self.failures = self.errors = self.skipped = 0
+    Its findings are kept as the report's own records; each one's case is made as it is written.
+    """
 
-    def case(self, classname: str, name: str) -> ET.Element:
-        self.tests += 1
-        return ET.SubElement(self.element, "testcase", classname=_s(classname), name=_s(name), time="0")
+    def __init__(self, name: str, timestamp: str, classname: str, fail_rank: int | None) -> None:
+        self.name, self.timestamp, self.classname, self.fail_rank = name, timestamp, classname, fail_rank
+        self.first: list[str] = []
+        self.findings: list[dict[str, Any]] = []
+        self.last: list[str] = []
+        self.failures = self.errors = self.skipped = 0
 
-    def close(self) -> tuple[int, int, int, int]:
-        for key, value in (
-            ("tests", self.tests),
-            ("failures", self.failures),
-            ("errors", self.errors),
-            ("skipped", self.skipped),
-        ):
-            self.element.set(key, str(value))
-        self.element.set("time", "0")
-        return self.tests, self.failures, self.errors, self.skipped
+    def fails(self, finding: dict[str, Any]) -> bool:
+        return (
+            self.fail_rank is not None
+            and severity_rank(finding.get("severity")) >= self.fail_rank
+            and not finding.get("suppressed")
+        )
 
+    def add_findings(self, findings: list[dict[str, Any]]) -> None:
+        self.findings = findings
+        self.failures += sum(1 for finding in findings if self.fails(finding))
 
-def _finding_cases(
-    suite: _Suite, classname: str, findings: Iterable[dict[str, Any]], fail_rank: int | None
-) -> None:
-    for finding in findings:
+    def add_clean(self, clean: int) -> None:
+        text = f"{clean} records were scanned and nothing was found."
+        self.last.append(
+            _case(self.classname, f"{clean} records without findings", _element("system-out", (), text))
+        )
+
+    def counts(self) -> tuple[int, int, int, int]:
+        return len(self.first) + len(self.findings) + len(self.last), self.failures, self.errors, self.skipped
+
+    def finding_case(self, finding: dict[str, Any]) -> str:
         record = finding.get("record") or {}
         work = finding.get("work") or {}
         name = f"{finding.get('rule_id')} {record.get('id')}" + (f" → {work.get('id')}" if work else "")
-        case = suite.case(classname, name)
-        text = _describe(finding)
-        fails = (
-            fail_rank is not None
-            and severity_rank(finding.get("severity")) >= fail_rank
-            and not finding.get("suppressed")
-        )
-        if fails:
-            suite.failures += 1
-            failure = ET.SubElement(
-                case,
-                "failure",
-                message=_s(clamp(one_line(str(finding.get("message", ""))), MESSAGE_CHARS)),
-                type=_s(f"{finding.get('severity')}:{finding.get('rule_id')}"),
+        text = _s(_describe(finding))
+        if self.fails(finding):
+            attributes = (
+                ("message", _s(clamp(one_line(str(finding.get("message", ""))), MESSAGE_CHARS))),
+                ("type", _s(f"{finding.get('severity')}:{finding.get('rule_id')}")),
             )
-            failure.text = _s(text)
-        else:
-            ET.SubElement(case, "system-out").text = _s(text)
+            return _case(self.classname, name, _element("failure", attributes, text))
+        return _case(self.classname, name, _element("system-out", (), text))
+
+    def xml(self) -> Iterator[str]:
+        """The suite as ``ET.indent`` lays it out one level deep, case by case."""
+        tests = self.counts()[0]
+        head = (
+            f"<testsuite{_attributes([('name', _s(self.name)), ('timestamp', _s(self.timestamp))])}"
+            f' tests="{tests}" failures="{self.failures}" errors="{self.errors}"'
+            f' skipped="{self.skipped}" time="0"'
+        )
+        if not tests:
+            yield head + " />"
+            return
+        yield head + ">"
+        margin = "\n" + _INDENT * 2
+        for case in self.first:
+            yield margin + case
+        for finding in self.findings:
+            yield margin + self.finding_case(finding)
+        for case in self.last:
+            yield margin + case
+        yield "\n" + _INDENT + "</testsuite>"
 
 
-def _clean_case(suite: _Suite, classname: str, clean: int) -> None:
-    case = suite.case(classname, f"{clean} records without findings")
-    ET.SubElement(case, "system-out").text = f"{clean} records were scanned and nothing was found."
-
-
-def build_junit(report: dict[str, Any]) -> ET.Element:
-    """The ``<testsuites>`` element of a report record."""
+def plan_junit(report: dict[str, Any]) -> list[_Suite]:
+    """The test suites of a report record, in order: one per input file, then one per source."""
     findings = worst_first(report.get("findings") or [])
     fail_rank = failing_rank((report.get("run") or {}).get("command") or [])
     timestamp = str((report.get("run") or {}).get("started") or "")
-    root = ET.Element("testsuites", name="auditor")
 
     by_input: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -139,46 +176,61 @@ def build_junit(report: dict[str, Any]) -> ET.Element:
             inputs.append(path)
             records[path] = 0
     for path in dict.fromkeys(inputs):
-        suite = _Suite(root, f"input: {path}", timestamp)
+        suite = _Suite(f"input: {path}", timestamp, path, fail_rank)
         suites.append(suite)
         if path in skipped_inputs:
-            case = suite.case(path, "read input")
             suite.errors += 1
-            error = ET.SubElement(
-                case,
-                "error",
-                message=_s(clamp(one_line(str(skipped_inputs[path].get("reason", ""))), MESSAGE_CHARS)),
-                type="input-skipped",
+            reason = skipped_inputs[path].get("reason", "")
+            attributes = (
+                ("message", _s(clamp(one_line(str(reason)), MESSAGE_CHARS))),
+                ("type", "input-skipped"),
             )
-            error.text = _s(skipped_inputs[path].get("reason", ""))
-        _finding_cases(suite, path, by_input.get(path, []), fail_rank)
+            suite.first.append(_case(path, "read input", _element("error", attributes, _s(reason))))
+        suite.add_findings(by_input.get(path, []))
         flagged = len({(f.get("record") or {}).get("row") for f in by_input.get(path, [])})
         clean = max(records[path] - flagged, 0)
         if clean:
-            _clean_case(suite, path, clean)
+            suite.add_clean(clean)
         rows = skipped_rows.get(path, [])
         if rows:
-            case = suite.case(path, f"{len(rows)} records skipped")
             suite.skipped += 1
-            skipped = ET.SubElement(case, "skipped", message=f"{len(rows)} records could not be audited")
-            skipped.text = _s("\n".join(f"row {s.get('row')}: {s.get('reason', '')}" for s in rows))
+            text = _s("\n".join(f"row {s.get('row')}: {s.get('reason', '')}" for s in rows))
+            skipped = (("message", f"{len(rows)} records could not be audited"),)
+            suite.last.append(_case(path, f"{len(rows)} records skipped", _element("skipped", skipped, text)))
 
     source_rows = {str(s.get("key", "")): s for s in report.get("sources") or []}
     for key in dict.fromkeys(list(source_rows) + list(by_source)):
-        suite = _Suite(root, f"source: {key}", timestamp)
+        suite = _Suite(f"source: {key}", timestamp, key, fail_rank)
         suites.append(suite)
-        _finding_cases(suite, key, by_source.get(key, []), fail_rank)
+        suite.add_findings(by_source.get(key, []))
         row = source_rows.get(key)
         if row is not None:
             clean = max(int(row.get("records") or 0) - int(row.get("flagged") or 0), 0)
             if clean:
-                _clean_case(suite, key, clean)
+                suite.add_clean(clean)
+    return suites
 
-    totals = [suite.close() for suite in suites]
-    for index, key in enumerate(("tests", "failures", "errors", "skipped")):
-        root.set(key, str(sum(t[index] for t in totals)))
-    root.set("time", "0")
-    return root
+
+def iter_junit(report: dict[str, Any]) -> Iterator[str]:
+    """junit.xml in pieces: the text ``ET.indent`` and ``ET.tostring`` give for the same tree (each
+    finding's text is made as its case is written, so the whole document is never held)."""
+    suites = plan_junit(report)
+    totals = [0, 0, 0, 0]
+    for suite in suites:
+        totals = [total + count for total, count in zip(totals, suite.counts(), strict=True)]
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    head = (
+        f'<testsuites name="auditor" tests="{totals[0]}" failures="{totals[1]}" errors="{totals[2]}"'
+        f' skipped="{totals[3]}" time="0"'
+    )
+    if not suites:
+        yield head + " />\n"
+        return
+    yield head + ">"
+    for suite in suites:
+        yield "\n" + _INDENT
+        yield from suite.xml()
+    yield "\n</testsuites>\n"
 
 
 @register
@@ -189,6 +241,16 @@ class JunitReporter(Reporter):
     filename = "junit.xml"
 
     def render(self, report: dict[str, Any]) -> str:
-        root = build_junit(report)
-        ET.indent(root)
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        return "".join(self.stream(report))
+
+    def stream(self, report: dict[str, Any]) -> Iterator[str]:
+        """The same text as :meth:`render`, suite by suite and case by case."""
+        pieces: list[str] = []
+        size = 0
+        for piece in iter_junit(report):
+            pieces.append(piece)
+            size += len(piece)
+            if size >= CHUNK_CHARS:
+                yield "".join(pieces)
+                pieces, size = [], 0
+        yield "".join(pieces)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -87,30 +88,63 @@ def _editions(value: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _columns(findings: list[dict[str, Any]]) -> dict[str, Callable[[], list[Any]]]:
+    """Each column of ``SCHEMA`` as a function that lists its values, one per finding."""
+
+    def records() -> Iterator[dict[str, Any]]:
+        return (finding.get("record") or {} for finding in findings)
+
+    def works() -> Iterator[dict[str, Any]]:
+        return (finding.get("work") or {} for finding in findings)
+
+    def scores() -> Iterator[dict[str, Any]]:
+        return (finding.get("score") or {} for finding in findings)
+
+    return {
+        "fingerprint": lambda: [_str(f.get("fingerprint", "")) for f in findings],
+        "rule_id": lambda: [_str(f.get("rule_id", "")) for f in findings],
+        "severity": lambda: [_str(f.get("severity", "")) for f in findings],
+        "kind": lambda: [_str(f.get("kind", "")) for f in findings],
+        "record_id": lambda: [_str(r.get("id", "")) for r in records()],
+        "input": lambda: [_str(r.get("input", "")) for r in records()],
+        "row": lambda: [r.get("row") for r in records()],
+        "url": lambda: [_str(r.get("url")) for r in records()],
+        "work_id": lambda: [_str(w.get("id")) for w in works()],
+        "work_title": lambda: [_str(w.get("title")) for w in works()],
+        "similarity": lambda: [s.get("similarity") for s in scores()],
+        "record_coverage": lambda: [s.get("record_coverage") for s in scores()],
+        "matched_tokens": lambda: [s.get("matched_tokens") for s in scores()],
+        "spans": lambda: [_spans(f.get("spans")) for f in findings],
+        "message": lambda: [_str(f.get("message", "")) for f in findings],
+        "editions": lambda: [_editions(f.get("editions")) for f in findings],
+    }
+
+
 def build_table(report: dict[str, Any]) -> pa.Table:
-    """The findings of a report record as an Arrow table with ``SCHEMA``."""
-    columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
-    for finding in report.get("findings") or []:
-        record = finding.get("record") or {}
-        work = finding.get("work") or {}
-        score = finding.get("score") or {}
-        columns["fingerprint"].append(_str(finding.get("fingerprint", "")))
-        columns["rule_id"].append(_str(finding.get("rule_id", "")))
-        columns["severity"].append(_str(finding.get("severity", "")))
-        columns["kind"].append(_str(finding.get("kind", "")))
-        columns["record_id"].append(_str(record.get("id", "")))
-        columns["input"].append(_str(record.get("input", "")))
-        columns["row"].append(record.get("row"))
-        columns["url"].append(_str(record.get("url")))
-        columns["work_id"].append(_str(work.get("id")))
-        columns["work_title"].append(_str(work.get("title")))
-        columns["similarity"].append(score.get("similarity"))
-        columns["record_coverage"].append(score.get("record_coverage"))
-        columns["matched_tokens"].append(score.get("matched_tokens"))
-        columns["spans"].append(_spans(finding.get("spans")))
-        columns["message"].append(_str(finding.get("message", "")))
-        columns["editions"].append(_editions(finding.get("editions")))
-    return pa.table(columns, schema=SCHEMA)
+    """The findings of a report record as an Arrow table with ``SCHEMA``.
+
+    One column at a time: its Python values are listed, turned into an Arrow array and dropped, so
+    only one column is ever held as Python objects (``pa.table(dict, schema=SCHEMA)`` makes the same
+    arrays, in the same order, from lists of every column at once).
+    """
+    findings = report.get("findings") or []
+    columns = _columns(findings)
+    arrays = [pa.array(columns[field.name](), type=field.type) for field in SCHEMA]
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def _parquet(report: dict[str, Any]) -> pa.Buffer:
+    table = build_table(report)
+    tool = report.get("tool") or {}
+    table = table.replace_schema_metadata(
+        {
+            "auditor.schema_version": str(report.get("schema_version", "")),
+            "auditor.tool_version": _str(tool.get("version")) or "",
+        }
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
 
 
 @register
@@ -122,14 +156,8 @@ class ParquetReporter(Reporter):
     binary = True
 
     def render(self, report: dict[str, Any]) -> bytes:
-        table = build_table(report)
-        tool = report.get("tool") or {}
-        table = table.replace_schema_metadata(
-            {
-                "auditor.schema_version": str(report.get("schema_version", "")),
-                "auditor.tool_version": _str(tool.get("version")) or "",
-            }
-        )
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        return sink.getvalue().to_pybytes()
+        return _parquet(report).to_pybytes()
+
+    def stream(self, report: dict[str, Any]) -> Iterator[bytes]:
+        """The file's bytes as Arrow holds them (no copy into a Python bytes object)."""
+        yield memoryview(_parquet(report))  # type: ignore[misc]

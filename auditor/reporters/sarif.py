@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
+import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -175,6 +176,16 @@ def build_sarif(
         results_limit: most results in the run, worst first; a notification counts the rest.
         cut_for_size: the limit was lowered to fit GitHub's upload size; the notification says so.
     """
+    log, findings, rule_index = _skeleton(report, results_limit, cut_for_size)
+    log["runs"][0]["results"] = [_result(f, rule_index) for f in findings]
+    return log
+
+
+def _skeleton(
+    report: dict[str, Any], results_limit: int, cut_for_size: bool
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, int]]:
+    """The log of :func:`build_sarif` with its results left out (``None`` in their place), the
+    findings that give the results, and each rule's index."""
     all_findings = worst_first(report.get("findings") or [])
     findings = all_findings[:results_limit]
     rules = _rules(report, findings)
@@ -267,7 +278,7 @@ def build_sarif(
             }
             for i in report.get("inputs") or []
         ],
-        "results": [_result(f, rule_index) for f in findings],
+        "results": None,
         "properties": {
             "configId": run_info.get("config_id"),
             "registries": report.get("registries") or [],
@@ -275,7 +286,45 @@ def build_sarif(
             "summary": summary,
         },
     }
-    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, findings, rule_index
+
+
+def _json(value: Any) -> str:
+    return dump_json(value, indent=None)
+
+
+def iter_sarif(report: dict[str, Any], *, results_limit: int, cut_for_size: bool) -> Iterator[str]:
+    """``dump_json(build_sarif(...), indent=None) + "\\n"`` in pieces, one result at a time, so the
+    run is never held whole (compact JSON: ", " between items, ": " after keys)."""
+    log, findings, rule_index = _skeleton(report, results_limit, cut_for_size)
+    (run,) = log["runs"]
+    head = [f"{_json(key)}: {_json(value)}" for key, value in log.items() if key != "runs"]
+    yield "{" + ", ".join(head) + ', "runs": [{'
+    for number, (key, value) in enumerate(run.items()):
+        yield (", " if number else "") + _json(key) + ": "
+        if key != "results":
+            yield _json(value)
+            continue
+        yield "["
+        pieces: list[str] = []
+        for index, finding in enumerate(findings):
+            pieces.append(_json(_result(finding, rule_index)))
+            if len(pieces) >= 256 or index == len(findings) - 1:
+                yield (", " if index >= len(pieces) else "") + ", ".join(pieces)
+                pieces = []
+        yield "]"
+    yield "}]}\n"
+
+
+def _gunzipped(deflated: list[bytes]) -> Iterator[bytes]:
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    for piece in deflated:
+        data = piece
+        while data:
+            out = inflater.decompress(data, 1 << 20)
+            data = inflater.unconsumed_tail
+            yield out
+    yield inflater.flush()
 
 
 @register
@@ -287,17 +336,57 @@ class SarifReporter(Reporter):
     filename = "report.sarif"
 
     def render(self, report: dict[str, Any]) -> str:
-        # Compact JSON: a capped run is tens of MB, and indenting costs five times the time and twice
-        # the bytes. If the compressed file would pass GitHub's upload limit, fewer results are kept.
+        return b"".join(self.stream(report)).decode("utf-8")
+
+    def stream(self, report: dict[str, Any]) -> Iterator[bytes]:
+        """The log as UTF-8, in pieces.
+
+        Compact JSON: a capped run is tens of MB, and indenting costs five times the time and twice
+        the bytes. If the compressed file would pass GitHub's upload limit, fewer results are kept.
+        The text is made once per try, result by result: up to ``UPLOAD_LIMIT`` bytes of it are kept
+        as they are; past that everything is deflated as it comes (the size GitHub would see) and
+        kept deflated while that stays under the limit, and the file is written from that copy.
+        """
         limit, cut = RESULTS_LIMIT, False
         while True:
-            log = build_sarif(report, results_limit=limit, cut_for_size=cut)
-            text = dump_json(log, indent=None) + "\n"
-            data = text.encode("utf-8")
-            if len(data) <= UPLOAD_LIMIT:
-                return text
-            size = len(gzip.compress(data, compresslevel=6))
-            results = len(log["runs"][0]["results"])
-            if size <= UPLOAD_LIMIT or results == 0:
-                return text
-            limit, cut = min(results - 1, int(results * UPLOAD_LIMIT / size * 0.95)), True
+            results = min(limit, len(report.get("findings") or []))
+            raw: list[bytes] = []
+            size = 0
+            deflater = None
+            deflated: list[bytes] | None = []
+            packed = 0
+            for piece in iter_sarif(report, results_limit=limit, cut_for_size=cut):
+                data = piece.encode("utf-8")
+                size += len(data)
+                if deflater is None:
+                    raw.append(data)
+                    if size <= UPLOAD_LIMIT:
+                        continue
+                    # gzip.compress(data, 6): a 10-byte header, raw deflate, an 8-byte trailer.
+                    deflater = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+                    pending, raw = raw, []
+                else:
+                    pending = [data]
+                for chunk in pending:
+                    out = deflater.compress(chunk)
+                    packed += len(out)
+                    if deflated is not None:
+                        deflated.append(out)
+                if deflated is not None and packed > UPLOAD_LIMIT:
+                    deflated = None  # over the limit: only the size is needed now
+            if deflater is None:
+                yield from raw
+                return
+            tail = deflater.flush()
+            packed += len(tail)
+            gzip_size = 10 + packed + 8
+            if gzip_size <= UPLOAD_LIMIT and deflated is not None:
+                deflated.append(tail)
+                yield from _gunzipped(deflated)
+                return
+            if results == 0:
+                yield from (
+                    p.encode("utf-8") for p in iter_sarif(report, results_limit=limit, cut_for_size=cut)
+                )
+                return
+            limit, cut = min(results - 1, int(results * UPLOAD_LIMIT / gzip_size * 0.95)), True
