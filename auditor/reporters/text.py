@@ -208,12 +208,13 @@ class _IndentedJson:
 def iter_json(value: Any, *, indent: int | None = 2) -> Iterator[str]:
     """:func:`dump_json` in pieces, for writing a large record without holding its whole text.
 
-    The top-level object and the lists in it are written item by item, in chunks of a few hundred KB.
+    The top-level object, the objects in it and their lists (findings, sources_by) are written item
+    by item, in chunks of a few hundred KB.
     """
     if indent is None:
         yield dump_json(value, indent=None)
         return
-    for chunk in _IndentedJson(indent).iterate(value, 0, 2):
+    for chunk in _IndentedJson(indent).iterate(value, 0, 3):
         yield _escape_surrogates(chunk)
 
 
