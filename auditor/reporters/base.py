@@ -70,6 +70,23 @@ def get_reporter(name: str) -> Reporter:
     return cls()
 
 
+CHUNK_CHARS = 1 << 16
+"""About how much text a streaming reporter yields at a time."""
+
+
+def chunked(pieces: Iterable[str]) -> Iterator[str]:
+    """Small pieces of text joined into pieces of about :data:`CHUNK_CHARS` (the last may be shorter)."""
+    buffer: list[str] = []
+    size = 0
+    for piece in pieces:
+        buffer.append(piece)
+        size += len(piece)
+        if size >= CHUNK_CHARS:
+            yield "".join(buffer)
+            buffer, size = [], 0
+    yield "".join(buffer)
+
+
 def write_report(path: Path, data: str | bytes | Iterable[str] | Iterable[bytes]) -> None:
     """Write a rendered report atomically: the file at ``path`` is either the old one or the new one.
 

@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from auditor.models import SEVERITY_NAMES
 from auditor.reporters.align import Piece, align
-from auditor.reporters.base import Reporter, register
+from auditor.reporters.base import Reporter, chunked, register
 from auditor.reporters.summary import (
     CONTENT_KINDS,
     SourceIndex,
@@ -568,7 +568,6 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-CHUNK_CHARS = 1 << 16
 """Characters of rendered HTML gathered before a piece is handed to the writer."""
 
 
@@ -585,12 +584,4 @@ class HtmlReporter(Reporter):
     def stream(self, report: dict[str, Any]) -> Iterator[str]:
         """The page in pieces of about ``CHUNK_CHARS``, each row rendered as it is reached."""
         template = _environment().get_template("report.html.j2")
-        pieces: list[str] = []
-        size = 0
-        for piece in template.generate(build_context(report)):
-            pieces.append(piece)
-            size += len(piece)
-            if size >= CHUNK_CHARS:
-                yield "".join(pieces)
-                pieces, size = [], 0
-        yield "".join(pieces)
+        yield from chunked(template.generate(build_context(report)))

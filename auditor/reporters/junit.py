@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from auditor.reporters.base import Reporter, register
+from auditor.reporters.base import Reporter, chunked, register
 from auditor.reporters.summary import (
     SourceIndex,
     editions_text,
@@ -20,7 +20,6 @@ from auditor.reporters.text import clamp, one_line, visible
 
 MESSAGE_CHARS = 500
 """Longest ``message`` attribute; the full text goes in the element body."""
-CHUNK_CHARS = 1 << 16
 """Characters of XML gathered before a piece is handed to the writer."""
 
 
@@ -245,12 +244,4 @@ class JunitReporter(Reporter):
 
     def stream(self, report: dict[str, Any]) -> Iterator[str]:
         """The same text as :meth:`render`, suite by suite and case by case."""
-        pieces: list[str] = []
-        size = 0
-        for piece in iter_junit(report):
-            pieces.append(piece)
-            size += len(piece)
-            if size >= CHUNK_CHARS:
-                yield "".join(pieces)
-                pieces, size = [], 0
-        yield "".join(pieces)
+        yield from chunked(iter_junit(report))
