@@ -120,8 +120,20 @@ def fmix64(values: np.ndarray) -> np.ndarray:
 def shingles(token_hashes: np.ndarray, k: int) -> np.ndarray:
     """Hash every run of ``k`` consecutive tokens; ``len(tokens) - k + 1`` values, none equal to 0.
 
-    A text shorter than ``k`` tokens has no shingles: it is too short to fingerprint.
+    A text shorter than ``k`` tokens has no shingles: it is too short to fingerprint. The compiled
+    kernel (:func:`auditor.kernels.shingle_hashes`); :func:`shingles_numpy` is its reference.
     """
+    n = len(token_hashes) - k + 1
+    if n <= 0:
+        return np.empty(0, dtype=np.uint64)
+    out = np.empty(n, dtype=np.uint64)
+    kernels.shingle_hashes(np.ascontiguousarray(token_hashes, dtype=np.uint64), k, out)
+    return out
+
+
+def shingles_numpy(token_hashes: np.ndarray, k: int) -> np.ndarray:
+    """:func:`shingles` in plain numpy: ``h = fmix64(t[i])``, then ``h = fmix64(h * G + t[i + j])``
+    for j = 1 .. k - 1 (G the golden-ratio constant), 0 made 1; kept to test the kernel against."""
     n = len(token_hashes) - k + 1
     if n <= 0:
         return np.empty(0, dtype=np.uint64)
@@ -153,7 +165,18 @@ def mask_template_fills(values: np.ndarray, max_fill: int, min_flank: int = 3) -
 
     A copyright page is a shared template with a few blanks filled in; the blanks (publisher, city,
     title) are rare shingles but evidence of nothing, so they are masked like the template around them.
+    Returns ``values`` itself when nothing is masked, else a masked copy (the compiled kernel
+    :func:`auditor.kernels.mask_fills`; :func:`mask_template_fills_numpy` is its reference).
     """
+    if max_fill <= 0 or not len(values) or not (values == MASKED).any():
+        return values
+    out = np.array(values, dtype=np.uint64, copy=True, order="C")
+    kernels.mask_fills(out, max_fill, min_flank)
+    return out
+
+
+def mask_template_fills_numpy(values: np.ndarray, max_fill: int, min_flank: int = 3) -> np.ndarray:
+    """:func:`mask_template_fills` in plain numpy, kept to test the kernel against."""
     masked = values == MASKED
     if max_fill <= 0 or not masked.any():
         return values
@@ -251,8 +274,36 @@ class Fingerprinter:
 
         Returns:
             (signatures, text, starts): per window its signature, the index of its text and its
-            start in that text's shingles.
+            start in that text's shingles. The compiled kernel
+            (:func:`auditor.kernels.window_minhashes`); :meth:`window_signatures_many_numpy` is its
+            reference.
         """
+        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        stride = self.config.stride
+        blocks = -(-np.diff(offsets) // stride)
+        # A text of b blocks has b - 1 windows (one if b is 1).
+        room = int(np.maximum(blocks - 1, np.minimum(blocks, 1)).sum()) if len(blocks) else 0
+        sigs = np.empty((room, self.config.num_perm), dtype=np.uint64)
+        text = np.empty(room, dtype=np.int64)
+        starts = np.empty(room, dtype=np.int64)
+        if room:
+            room = kernels.window_minhashes(
+                np.ascontiguousarray(values, dtype=np.uint64),
+                offsets,
+                stride,
+                self._a_flat,
+                self._b_flat,
+                sigs,
+                text,
+                starts,
+            )
+        # Views, not copies: only windows without an unmasked shingle are left out of the room.
+        return sigs[:room], text[:room], starts[:room]
+
+    def window_signatures_many_numpy(
+        self, values: np.ndarray, offsets: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`window_signatures_many` in plain numpy, kept to test the kernel against."""
         stride = self.config.stride
         lengths = np.diff(offsets)
         blocks = -(-lengths // stride)
@@ -269,8 +320,23 @@ class Fingerprinter:
         keep = sigs[:, 0] != _MAX if len(sigs) else np.zeros(0, dtype=bool)
         return sigs[keep], block_text[first][keep], local[first][keep] * stride
 
-    def band_keys(self, signatures: np.ndarray) -> np.ndarray:
-        """LSH band keys, shape (windows, bands); keys of different bands never collide by design."""
+    def band_keys(self, signatures: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """LSH band keys, shape (windows, bands); keys of different bands never collide by design.
+
+        Written into ``out`` if given (C-contiguous, that shape). The compiled kernel
+        (:func:`auditor.kernels.band_keys`); :meth:`band_keys_numpy` is its reference.
+        """
+        cfg = self.config
+        if out is None:
+            out = np.empty((len(signatures), cfg.bands), dtype=np.uint64)
+        if len(signatures):
+            kernels.band_keys(
+                np.ascontiguousarray(signatures, dtype=np.uint64), self._band_salt, cfg.rows, out
+            )
+        return out
+
+    def band_keys_numpy(self, signatures: np.ndarray) -> np.ndarray:
+        """:meth:`band_keys` in plain numpy, kept to test the kernel against."""
         cfg = self.config
         grouped = signatures.reshape(len(signatures), cfg.bands, cfg.rows)
         key = np.broadcast_to(self._band_salt, (len(signatures), cfg.bands)).copy()

@@ -15,7 +15,7 @@ disk (``cache=True``), so only the first run on a machine compiles.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 _MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -174,6 +174,595 @@ def key_ranges(
         count[q] = found
 
 
+_POLY = np.uint64(0xD6E8FEB86659FD93)
+_LEN_MUL = np.uint64(0x9FB21C651E98DF25)
+_ONE = np.uint64(1)
+_R, _N, _V, _M, _W = (np.uint8(ord(c)) for c in "rnvmw")
+
+
+_BYTES = types.Array(types.uint8, 1, "C", readonly=True)
+_RO_U64 = types.Array(types.uint64, 1, "C", readonly=True)
+_HYPHEN, _SPACE, _TAB, _CR, _LF = (np.uint8(ord(c)) for c in "- \t\r\n")
+
+
+@njit(inline="always")
+def _code_point(raw: np.ndarray, b: int) -> tuple[np.int64, int]:  # pragma: no cover - compiled
+    """The code point whose UTF-8 sequence starts at byte ``b`` (a lead byte) and its length in
+    bytes; -1 for a 4-byte sequence (outside the BMP)."""
+    lead = np.int64(raw[b])
+    if lead < 0x80:
+        return lead, 1
+    if lead < 0xE0:
+        return ((lead & 0x1F) << 6) | (np.int64(raw[b + 1]) & 0x3F), 2
+    if lead < 0xF0:
+        return ((lead & 0x0F) << 12) | ((np.int64(raw[b + 1]) & 0x3F) << 6) | (np.int64(raw[b + 2]) & 0x3F), 3
+    return np.int64(-1), 4
+
+
+@njit(
+    types.Tuple((types.int64, types.int64[::1], types.int64[::1], types.uint64[::1]))(_BYTES, _BYTES, _BYTES),
+    cache=True,
+    nogil=True,
+)
+def text_tokens(
+    raw: np.ndarray, fold: np.ndarray, separates: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled; tested against
+    # normalize._tokenize_reference
+    """Token starts, ends and hashes of a text whose non-ASCII characters all separate tokens.
+
+    Args:
+        raw: the text in UTF-8 (lone surrogates as their 3-byte sequences).
+        fold: ``fold[b]`` is the normal form of ASCII character ``b``, 0 for a character of no token
+            and for every byte from 0x80 (256 entries).
+        separates: 1 for each BMP character of no token.
+
+    Returns:
+        (count, starts, ends, hashes), offsets in code points; count is -1 as soon as a non-ASCII
+        character is found that is not known to separate tokens (the caller then takes the general
+        path).
+
+    Within a run of word characters the OCR digraphs ``rn`` and ``vv`` fold to ``m`` and ``w``
+    (left to right, as ``str.replace`` does; the two share no character, so one pass does both). A
+    run that ends with a hyphen (``-`` or U+2010), spaces or tabs, a line break (``\r?\n``) and more
+    spaces or tabs before a word character continues there (a word hyphenated across a line break;
+    no digraph spans the join). A token's hash is normalize.token_hash of its folded characters:
+    ``fmix64(sum(c_j * P**j) + len * L)``, all mod 2^64.
+    """
+    n = raw.shape[0]
+    cap = n // 2 + 1
+    starts = np.empty(cap, dtype=np.int64)
+    ends = np.empty(cap, dtype=np.int64)
+    hashes = np.empty(cap, dtype=np.uint64)
+    count = 0
+    b = 0  # byte offset
+    shift = 0  # code points minus bytes before b (0 or less)
+    while b < n:
+        if raw[b] >= 0x80:
+            cp, size = _code_point(raw, b)
+            if cp < 0 or separates[cp] == 0:
+                return -1, starts[:0].copy(), ends[:0].copy(), hashes[:0].copy()
+            b += size
+            shift -= size - 1
+            continue
+        c = fold[raw[b]]
+        if c == 0:
+            b += 1
+            continue
+        start = b + shift
+        acc = _ZERO
+        power = _ONE
+        length = 0
+        while True:
+            # A run of word characters (ASCII) from b, whose fold is c (not 0).
+            while True:
+                nxt = fold[raw[b + 1]] if b + 1 < n else np.uint8(0)
+                if c == _R and nxt == _N:
+                    v = _M
+                    b += 2
+                    c = fold[raw[b]] if b < n else np.uint8(0)
+                elif c == _V and nxt == _V:
+                    v = _W
+                    b += 2
+                    c = fold[raw[b]] if b < n else np.uint8(0)
+                else:
+                    v = c
+                    b += 1
+                    c = nxt
+                acc += np.uint64(v) * power
+                power *= _POLY
+                length += 1
+                if c == 0:
+                    break
+            end = b + shift
+            # A hyphen, then [ \t]*\r?\n[ \t]* and a word character: the word goes on there.
+            p = -1
+            if b < n and raw[b] == _HYPHEN:
+                p = b + 1
+            elif b + 2 < n and raw[b] == 0xE2 and raw[b + 1] == 0x80 and raw[b + 2] == 0x90:  # U+2010
+                p = b + 3
+            if p > 0:
+                while p < n and (raw[p] == _SPACE or raw[p] == _TAB):
+                    p += 1
+                if p < n and raw[p] == _CR:
+                    p += 1
+                if p < n and raw[p] == _LF:
+                    p += 1
+                    while p < n and (raw[p] == _SPACE or raw[p] == _TAB):
+                        p += 1
+                    if p < n and fold[raw[p]] != 0:
+                        if raw[b] != _HYPHEN:
+                            shift -= 2
+                        b = p
+                        c = fold[raw[b]]
+                        continue
+            break
+        h = acc + np.uint64(length) * _LEN_MUL
+        h ^= h >> _S33
+        h *= _M1
+        h ^= h >> _S33
+        h *= _M2
+        h ^= h >> _S33
+        starts[count] = start
+        ends[count] = end
+        hashes[count] = h
+        count += 1
+    return count, starts[:count].copy(), ends[:count].copy(), hashes[:count].copy()
+
+
+@njit(types.void(_RO_U64, types.int64, types.uint64[::1]), cache=True, nogil=True)
+def shingle_hashes(
+    tokens: np.ndarray, k: int, out: np.ndarray
+) -> None:  # pragma: no cover - compiled; tested against fingerprint.shingles_numpy
+    """``out[i]`` = the hash of tokens ``i .. i + k - 1`` (fingerprint.shingles), for every i < len(out).
+
+    Block by block, one token position of all the block's shingles at a time: the inner loops run
+    over independent shingles, which the compiler vectorises.
+    """
+    n = out.shape[0]
+    for lo in range(0, n, 1024):
+        hi = min(lo + 1024, n)
+        for i in range(lo, hi):
+            h = tokens[i]
+            h ^= h >> _S33
+            h *= _M1
+            h ^= h >> _S33
+            h *= _M2
+            h ^= h >> _S33
+            out[i] = h
+        for j in range(1, k):
+            for i in range(lo, hi):
+                h = out[i] * _GOLDEN + tokens[i + j]
+                h ^= h >> _S33
+                h *= _M1
+                h ^= h >> _S33
+                h *= _M2
+                h ^= h >> _S33
+                out[i] = h
+        for i in range(lo, hi):
+            if out[i] == _ZERO:
+                out[i] = _ONE
+
+
+@njit(
+    types.int64(
+        _RO_U64,
+        types.Array(types.int64, 1, "C", readonly=True),
+        types.int64,
+        _RO_U64,
+        _RO_U64,
+        types.uint64[:, ::1],
+        types.int64[::1],
+        types.int64[::1],
+    ),
+    cache=True,
+    nogil=True,
+)
+def window_minhashes(
+    values: np.ndarray,
+    offsets: np.ndarray,
+    stride: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    sigs: np.ndarray,
+    text: np.ndarray,
+    starts: np.ndarray,
+) -> (
+    int
+):  # pragma: no cover - compiled; tested against fingerprint.Fingerprinter.window_signatures_many_numpy
+    """MinHash signatures of the half-overlapping windows of many texts, in one pass.
+
+    Text t's shingles are ``values[offsets[t]:offsets[t+1]]``, cut into blocks of ``stride``; window
+    j of a text is blocks j and j+1 (a text of one block has one window, the block), its MinHash the
+    element-wise minimum of theirs (see :func:`block_minhashes`). Windows whose first value is
+    ``2^64 - 1`` (no unmasked shingle) are dropped; the others fill ``sigs``, ``text`` (the text's
+    index) and ``starts`` (the window's first shingle in its text) from row 0, which must have room
+    for every block. Returns the number of windows written.
+    """
+    perms = a.shape[0]
+    prev = np.empty(perms, dtype=np.uint64)
+    cur = np.empty(perms, dtype=np.uint64)
+    written = 0
+    for t in range(offsets.shape[0] - 1):
+        lo = offsets[t]
+        hi = offsets[t + 1]
+        blocks = (hi - lo + stride - 1) // stride
+        for j in range(blocks):
+            for p in range(perms):
+                cur[p] = _MAX
+            for i in range(lo + j * stride, min(lo + (j + 1) * stride, hi)):
+                h = values[i]
+                if h == _ZERO:
+                    continue
+                h ^= h >> _S33
+                h *= _M1
+                h ^= h >> _S33
+                h *= _M2
+                h ^= h >> _S33
+                for p in range(perms):
+                    v = a[p] * h + b[p]
+                    if v < cur[p]:
+                        cur[p] = v
+            if blocks > 1 and j == 0:
+                prev, cur = cur, prev
+                continue
+            if blocks == 1:
+                for p in range(perms):
+                    sigs[written, p] = cur[p]
+            else:
+                for p in range(perms):
+                    sigs[written, p] = min(prev[p], cur[p])
+                prev, cur = cur, prev
+            if sigs[written, 0] != _MAX:
+                text[written] = t
+                starts[written] = max(j - 1, 0) * stride
+                written += 1
+    return written
+
+
+@njit(
+    types.void(types.Array(types.uint64, 2, "C", readonly=True), _RO_U64, types.int64, types.uint64[:, ::1]),
+    cache=True,
+    nogil=True,
+)
+def band_keys(
+    sigs: np.ndarray, salt: np.ndarray, rows: int, out: np.ndarray
+) -> None:  # pragma: no cover - compiled; tested against fingerprint.Fingerprinter.band_keys_numpy
+    """``out[w, j]`` = the LSH key of band j of signature w: starting from ``salt[j]``, for each of
+    the band's ``rows`` values r, ``key = fmix64(key * G + r)`` (G the golden-ratio constant)."""
+    for w in range(sigs.shape[0]):
+        for j in range(salt.shape[0]):
+            key = salt[j]
+            for r in range(rows):
+                key = key * _GOLDEN + sigs[w, j * rows + r]
+                key ^= key >> _S33
+                key *= _M1
+                key ^= key >> _S33
+                key *= _M2
+                key ^= key >> _S33
+            out[w, j] = key
+
+
+@njit(inline="always")
+def _log2(size: int) -> int:  # pragma: no cover - compiled
+    bits = 0
+    while (1 << bits) < size:
+        bits += 1
+    return bits
+
+
+@njit(types.void(_RO_U64, types.uint64[::1], types.int64[::1], types.uint64[::1]), cache=True, nogil=True)
+def hash_table(
+    keys: np.ndarray, slots: np.ndarray, index: np.ndarray, seen: np.ndarray
+) -> None:  # pragma: no cover - compiled; tested through keyindex.KeySet
+    """Fill an open-addressing table of distinct non-zero ``keys``: ``slots`` (a power of two of
+    them, zeros, at least twice as many as keys) hold the keys, ``index`` their positions in
+    ``keys``; ``seen`` (a power of two of 64-bit words, zeros) gets a bit set per key, a filter
+    small enough for the L2 cache that answers most absent values alone (see :func:`_find`)."""
+    mask = slots.shape[0] - 1
+    shift = np.uint64(64 - _log2(slots.shape[0]))
+    seen_shift = np.uint64(64 - _log2(seen.shape[0] * 64))
+    for k in range(keys.shape[0]):
+        mixed = keys[k] * _GOLDEN
+        bit = np.int64(mixed >> seen_shift)
+        seen[bit >> 6] |= np.uint64(1) << np.uint64(bit & 63)
+        h = np.int64(mixed >> shift)
+        while slots[h] != _ZERO:
+            h = (h + 1) & mask
+        slots[h] = keys[k]
+        index[h] = k
+
+
+@njit(inline="always")
+def _find(
+    slots: np.ndarray,
+    index: np.ndarray,
+    seen: np.ndarray,
+    shift: np.uint64,
+    seen_shift: np.uint64,
+    mask: int,
+    value: np.uint64,
+) -> int:  # pragma: no cover - compiled
+    """The position in the keys of ``value`` (a :func:`hash_table`), or -1."""
+    mixed = value * _GOLDEN
+    bit = np.int64(mixed >> seen_shift)
+    if (seen[bit >> 6] >> np.uint64(bit & 63)) & np.uint64(1) == _ZERO or value == _ZERO:
+        return -1
+    h = np.int64(mixed >> shift)
+    while True:
+        slot = slots[h]
+        if slot == value:
+            return index[h]
+        if slot == _ZERO:
+            return -1
+        h = (h + 1) & mask
+
+
+@njit(
+    types.void(_RO_U64, types.uint64[::1], types.int64[::1], types.uint64[::1], types.uint64[::1]),
+    cache=True,
+    nogil=True,
+)
+def mask_members(
+    values: np.ndarray, slots: np.ndarray, index: np.ndarray, seen: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover - compiled; tested through keyindex.KeySet
+    """``out[i]`` = 0 where ``values[i]`` is a key of the :func:`hash_table`, else ``values[i]``
+    (``out`` may be ``values``)."""
+    mask = slots.shape[0] - 1
+    shift = np.uint64(64 - _log2(slots.shape[0]))
+    seen_shift = np.uint64(64 - _log2(seen.shape[0] * 64))
+    for i in range(values.shape[0]):
+        v = values[i]
+        out[i] = _ZERO if _find(slots, index, seen, shift, seen_shift, mask, v) >= 0 else v
+
+
+@njit(
+    types.void(
+        _RO_U64,
+        types.int64,
+        types.uint64[::1],
+        types.int64[::1],
+        types.uint64[::1],
+        types.int64[::1],
+        types.int64[::1],
+    ),
+    cache=True,
+    nogil=True,
+)
+def count_groups(
+    values: np.ndarray,
+    group: int,
+    slots: np.ndarray,
+    index: np.ndarray,
+    seen: np.ndarray,
+    last_group: np.ndarray,
+    groups: np.ndarray,
+) -> None:  # pragma: no cover - compiled; tested through registry._shared_shingles_numpy
+    """Count, per key of a :func:`hash_table`, the distinct groups whose values hold it: for each
+    value found, ``groups[key] += 1`` unless ``last_group[key]`` is already ``group`` (so call it for
+    the texts of one group after another)."""
+    mask = slots.shape[0] - 1
+    shift = np.uint64(64 - _log2(slots.shape[0]))
+    seen_shift = np.uint64(64 - _log2(seen.shape[0] * 64))
+    for i in range(values.shape[0]):
+        k = _find(slots, index, seen, shift, seen_shift, mask, values[i])
+        if k >= 0 and last_group[k] != group:
+            last_group[k] = group
+            groups[k] += 1
+
+
+@njit(types.void(_RO_U64, types.int64, types.int64[::1]), cache=True, nogil=True)
+def top_bits_histogram(
+    values: np.ndarray, shift: int, counts: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """``counts[v >> shift] += 1`` for each value."""
+    s = np.uint64(shift)
+    for i in range(values.shape[0]):
+        counts[np.int64(values[i] >> s)] += 1
+
+
+@njit(
+    types.void(_RO_U64, types.int64, types.int64, types.int64, types.int64[::1], types.uint64[::1]),
+    cache=True,
+    nogil=True,
+)
+def scatter_by_top_bits(
+    values: np.ndarray, shift: int, lo: int, hi: int, cursor: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover - compiled; tested through registry._shared_shingles
+    """A radix partition of the values whose bucket ``v >> shift`` is in ``[lo, hi)``: each goes to
+    ``out[cursor[bucket]]``, and that cursor advances."""
+    s = np.uint64(shift)
+    for i in range(values.shape[0]):
+        v = values[i]
+        b = np.int64(v >> s)
+        if lo <= b < hi:
+            out[cursor[b]] = v
+            cursor[b] += 1
+
+
+@njit("int64(uint64[::1], int64, uint64[::1])", cache=True, nogil=True)
+def frequent_values(
+    sorted_values: np.ndarray, threshold: int, out: np.ndarray
+) -> int:  # pragma: no cover - compiled; tested against np.unique(return_counts=True)
+    """The distinct values of a sorted array that occur at least ``threshold`` times, in order, into
+    ``out``; returns how many."""
+    n = sorted_values.shape[0]
+    found = 0
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and sorted_values[j] == sorted_values[i]:
+            j += 1
+        if j - i >= threshold:
+            out[found] = sorted_values[i]
+            found += 1
+        i = j
+    return found
+
+
+@njit("void(uint64[::1], int64, int64)", cache=True, nogil=True)
+def mask_fills(
+    values: np.ndarray, max_fill: int, min_flank: int
+) -> None:  # pragma: no cover - compiled; tested against fingerprint.mask_template_fills_numpy
+    """In place: mask (0) every run of unmasked values shorter than ``max_fill`` that is neither the
+    first nor the last run and lies between two masked runs of at least ``min_flank`` values each
+    (runs as they were before any of this masking)."""
+    n = values.shape[0]
+    prev_len = 0  # length of the run before the current one (0: none)
+    pending_start = -1  # an unmasked inner run short enough, waiting for the masked run after it
+    pending_len = 0
+    pending_flank = 0
+    i = 0
+    while i < n:
+        masked = values[i] == _ZERO
+        j = i + 1
+        while j < n and (values[j] == _ZERO) == masked:
+            j += 1
+        length = j - i
+        if masked:
+            if pending_start >= 0 and pending_flank >= min_flank and length >= min_flank:
+                for p in range(pending_start, pending_start + pending_len):
+                    values[p] = _ZERO
+            pending_start = -1
+        elif prev_len > 0 and length < max_fill:
+            # runs alternate: the run before this unmasked one is masked
+            pending_start = i
+            pending_len = length
+            pending_flank = prev_len
+        prev_len = length
+        i = j
+
+
+@njit(
+    types.void(
+        types.Array(types.uint64, 1, "C", readonly=True),
+        types.int64,
+        types.int64,
+        types.int64,
+        types.int64,
+        types.int64[::1],
+        types.uint64[::1],
+        types.uint64[::1],
+    ),
+    cache=True,
+    nogil=True,
+)
+def radix_scatter(
+    keys: np.ndarray,
+    shift: int,
+    bits: int,
+    lo: int,
+    hi: int,
+    cursor: np.ndarray,
+    out_keys: np.ndarray,
+    out_packed: np.ndarray,
+) -> None:  # pragma: no cover - compiled; tested through keyindex.sort_keys
+    """A stable radix partition of the keys whose bucket ``key >> shift`` is in ``[lo, hi)``: each
+    such key goes to ``out_keys[cursor[bucket]]``, and the key with its low ``bits`` bits replaced by
+    its index to ``out_packed`` there; the cursor advances."""
+    s = np.uint64(shift)
+    b = np.uint64(bits)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        bucket = np.int64(k >> s)
+        if lo <= bucket < hi:
+            p = cursor[bucket]
+            out_keys[p] = k
+            out_packed[p] = ((k >> b) << b) | np.uint64(i)
+            cursor[bucket] = p + 1
+
+
+@njit(inline="always")
+def _row(index: np.uint64, per_row: int, shift: int) -> np.uint32:  # pragma: no cover - compiled
+    if shift >= 0:
+        return np.uint32(index >> np.uint64(shift))
+    return np.uint32(index // np.uint64(per_row))
+
+
+@njit(
+    types.void(
+        types.uint64[::1],
+        types.int64,
+        types.uint64[::1],
+        types.Array(types.uint64, 1, "C", readonly=True),
+        types.int64,
+        types.uint32[::1],
+    ),
+    cache=True,
+    nogil=True,
+)
+def packed_rows(
+    packed: np.ndarray,
+    bits: int,
+    sorted_keys: np.ndarray,
+    keys: np.ndarray,
+    per_row: int,
+    out_rows: np.ndarray,
+) -> None:  # pragma: no cover - compiled; tested through keyindex.sort_keys
+    """From sorted packed keys (high bits, then the index in the low ``bits``) and the same keys
+    sorted: ``index // per_row`` of each in (key, index) order.
+
+    A run of equal high bits holds the keys of the same run of ``sorted_keys``; where those differ
+    (in the low bits only: rare and tiny for hashed keys) the run is put in (key, index) order by
+    their full values, looked up in ``keys``; equal keys are already in index order.
+    """
+    b = np.uint64(bits)
+    low = (np.uint64(1) << b) - np.uint64(1)
+    shift = -1
+    if per_row > 0 and per_row & (per_row - 1) == 0:
+        shift = 0
+        while (1 << shift) < per_row:
+            shift += 1
+    n = packed.shape[0]
+    for x in range(n):
+        out_rows[x] = _row(packed[x] & low, per_row, shift)
+    x = 1
+    while x < n:
+        if sorted_keys[x] != sorted_keys[x - 1] and (packed[x] >> b) == (packed[x - 1] >> b):
+            high = packed[x] >> b
+            i = x - 1
+            while i > 0 and (packed[i - 1] >> b) == high:
+                i -= 1
+            j = x + 1
+            while j < n and (packed[j] >> b) == high:
+                j += 1
+            # indices ascend within the run; a stable sort by the full key gives (key, index) order
+            run = np.empty(j - i, dtype=np.uint64)
+            index = np.empty(j - i, dtype=np.uint64)
+            for y in range(i, j):
+                index[y - i] = packed[y] & low
+                run[y - i] = keys[np.int64(index[y - i])]
+            order = np.argsort(run, kind="mergesort")
+            for y in range(i, j):
+                packed[y] = (high << b) | index[order[y - i]]
+                out_rows[y] = _row(index[order[y - i]], per_row, shift)
+            x = j
+        else:
+            x += 1
+
+
+@njit(
+    types.void(types.Array(types.uint64, 1, "C", readonly=True), types.int64, types.int64[::1]),
+    cache=True,
+    nogil=True,
+)
+def bucket_starts(
+    sorted_keys: np.ndarray, bits: int, out: np.ndarray
+) -> None:  # pragma: no cover - compiled; tested against keyindex.bucket_table_numpy
+    """``out[b]`` = the position of the first key whose top ``bits`` bits are at least b, for b in
+    0 .. 2^bits (``out`` has 2^bits + 1 entries)."""
+    shift = np.uint64(64 - bits)
+    n = sorted_keys.shape[0]
+    b = 0
+    for i in range(n):
+        top = np.int64(sorted_keys[i] >> shift)
+        while b <= top:
+            out[b] = i
+            b += 1
+    while b < out.shape[0]:
+        out[b] = n
+        b += 1
+
+
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel now, e.g. before worker processes fork."""
     a = np.ones(2, dtype=np.uint64)
@@ -182,6 +771,8 @@ def warm_up() -> None:
     pairs = np.zeros(1, dtype=np.int64)
     chain_pairs(pairs, pairs, 1, 1, np.empty(1, dtype=np.int64))
     keys = np.zeros(1, dtype=np.uint64)
+    text_tokens(np.zeros(1, dtype=np.uint8), np.zeros(128, dtype=np.uint8), np.zeros(0x10000, dtype=np.uint8))
+    shingle_hashes(keys, 1, keys.copy())
     shared_positions(keys, np.zeros(2, dtype=np.int64), keys, 1, 1)
     # Index tables may be memory maps (read-only) or built in memory, their buckets int32 or int64.
     for buckets in (np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int64)):

@@ -7,6 +7,8 @@ query; here a query costs one read of the bucket table and, on average, about on
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -16,7 +18,20 @@ def bucket_bits(n: int) -> int:
 
 
 def bucket_table(sorted_keys: np.ndarray, bits: int) -> np.ndarray:
-    """Position of the first key of each bucket (keys by their top ``bits`` bits), then ``len(keys)``."""
+    """Position of the first key of each bucket (keys by their top ``bits`` bits), then ``len(keys)``.
+
+    One pass over the sorted keys (:func:`auditor.kernels.bucket_starts`); :func:`bucket_table_numpy`
+    is its reference.
+    """
+    from auditor import kernels
+
+    first = np.empty((1 << bits) + 1, dtype=np.int64)
+    kernels.bucket_starts(np.ascontiguousarray(sorted_keys, dtype=np.uint64), bits, first)
+    return first.astype(np.int32) if len(sorted_keys) < 2**31 else first
+
+
+def bucket_table_numpy(sorted_keys: np.ndarray, bits: int) -> np.ndarray:
+    """:func:`bucket_table` by counting the keys of each bucket, kept to test the kernel against."""
     top = (sorted_keys >> np.uint64(64 - bits)).astype(np.intp)
     counts = np.bincount(top, minlength=1 << bits)
     dtype = np.int32 if len(sorted_keys) < 2**31 else np.int64
@@ -48,6 +63,121 @@ def argsort_keys(keys: np.ndarray) -> np.ndarray:
         run = order[lo:hi]
         order[lo:hi] = run[np.lexsort((run, keys[run]))]
     return order
+
+
+RADIX_BITS = 8
+
+
+def sort_keys(keys: np.ndarray, per_row: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys[order], order // per_row)`` for ``order = np.argsort(keys, kind="stable")``, the second
+    as uint32: the band keys in order and the passage of each (``per_row`` keys a passage).
+
+    See :func:`sort_keys_jobs`, whose jobs this runs one after the other.
+    """
+    sorted_keys, rows, jobs = sort_keys_jobs(keys, per_row)
+    for job in jobs:
+        job()
+    return sorted_keys, rows
+
+
+def sort_keys_jobs(keys: np.ndarray, per_row: int) -> tuple[np.ndarray, np.ndarray, list[Callable[[], None]]]:
+    """:func:`sort_keys` as two jobs that may run side by side (numpy's sort and the kernels release
+    the GIL): the outputs are complete once both have run.
+
+    A stable radix partition by the top bits (a few hundred buckets: every later access stays in
+    the caches, where a random access to a large array would cost a cache and a TLB miss), then
+    per bucket numpy sorts the keys, and the keys' high bits packed with their index (as
+    :func:`argsort_keys` does), which give the order of the indices; keys whose high bits tie are
+    put in order. Each job partitions and sorts half of the buckets.
+    """
+    from auditor import kernels
+
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    n = len(keys)
+    sorted_keys = np.empty(n, dtype=np.uint64)
+    rows = np.empty(n, dtype=np.uint32)
+    if n == 0:
+        return sorted_keys, rows, []
+    if n > 2**32:
+        raise ValueError(f"{n} keys: too many to number with uint32")
+    radix = int(min(RADIX_BITS, max(1, n.bit_length() - 15)))
+    shift = 64 - radix
+    bits = max(1, (n - 1).bit_length())
+    counts = np.zeros((1 << radix) + 1, dtype=np.int64)
+    kernels.top_bits_histogram(keys, shift, counts[1:])
+    first = np.cumsum(counts)
+    middle = int(np.searchsorted(first, n // 2))
+    packed = np.empty(n, dtype=np.uint64)
+
+    def part(lo: int, hi: int) -> Callable[[], None]:
+        def work() -> None:
+            if lo >= hi:
+                return
+            kernels.radix_scatter(keys, shift, bits, lo, hi, first[:-1].copy(), sorted_keys, packed)
+            for start, end in zip(first[lo:hi].tolist(), first[lo + 1 : hi + 1].tolist(), strict=True):
+                if end - start > 1:
+                    sorted_keys[start:end].sort()
+                    packed[start:end].sort()
+                    kernels.packed_rows(
+                        packed[start:end], bits, sorted_keys[start:end], keys, per_row, rows[start:end]
+                    )
+                elif end > start:
+                    rows[start] = np.uint32(packed[start] & np.uint64((1 << bits) - 1)) // per_row
+
+        return work
+
+    return sorted_keys, rows, [part(0, middle), part(middle, 1 << radix)]
+
+
+class KeySet:
+    """Exact membership of uint64 keys (distinct, non-zero) in an open-addressing hash table with
+    twice as many slots as keys, behind a bit filter that fits the L2 cache and answers most absent
+    values alone (a random access to a table in memory would cost a cache and a TLB miss): for a
+    registry's boilerplate and candidates of it.
+
+    Args:
+        keys: the keys.
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        from auditor import kernels
+
+        self.keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        size = 1 << max(4, int(2 * len(self.keys)).bit_length())
+        self.slots = np.zeros(size, dtype=np.uint64)
+        self.index = np.zeros(size, dtype=np.int64)
+        # About 16 filter bits per key, at most 2^22 (512 KB: half an L2 cache).
+        self.seen = np.zeros(1 << max(1, min(16, int(16 * len(self.keys)).bit_length() - 6)), dtype=np.uint64)
+        kernels.hash_table(self.keys, self.slots, self.index, self.seen)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def masked(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``values`` with every key among them replaced by 0 (into ``out``, which may be ``values``)."""
+        from auditor import kernels
+
+        values = np.ascontiguousarray(values, dtype=np.uint64)
+        if out is None:
+            out = np.empty_like(values)
+        kernels.mask_members(values, self.slots, self.index, self.seen, out)
+        return out
+
+    def count_groups(
+        self, values: np.ndarray, group: int, last_group: np.ndarray, groups: np.ndarray
+    ) -> None:
+        """Per key, count the distinct groups holding it (see :func:`auditor.kernels.count_groups`)."""
+        from auditor import kernels
+
+        kernels.count_groups(
+            np.ascontiguousarray(values, dtype=np.uint64),
+            group,
+            self.slots,
+            self.index,
+            self.seen,
+            last_group,
+            groups,
+        )
 
 
 class KeyIndex:

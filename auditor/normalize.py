@@ -42,6 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from auditor import kernels
+
 NORMALIZER_VERSION = 3
 
 _NO_SPACE = (
@@ -240,9 +242,19 @@ _ASCII_FOLD = bytes(
     ord(_single_fold(chr(c))) if c < 128 and _WORD_RE.match(chr(c)) else 0 for c in range(256)
 )
 
-_ASCII_BYTES = bytes(range(128))
-# Whether a non-ASCII character is of no token, for the characters met so far.
-_SEPARATES: dict[str, bool] = {}
+# The same as an array for kernels.text_tokens, and its table of the BMP characters of no token.
+_ASCII_FOLD_TABLE = np.frombuffer(_ASCII_FOLD, dtype=np.uint8)
+_NO_SEPARATORS = np.zeros(0x10000, dtype=np.uint8)
+_NO_SEPARATORS.flags.writeable = False
+
+
+@functools.cache
+def _separators() -> np.ndarray:
+    """1 for each BMP character that is part of no token (class 0), else 0."""
+    table = (_class_table("".join(map(chr, range(0x10000)))) == 0).astype(np.uint8)
+    table.flags.writeable = False
+    return table
+
 
 # Code points hashed per block of a long text, so that the power tables stay small.
 _BLOCK = 1 << 16
@@ -290,20 +302,24 @@ def tokenize(text: str) -> Tokens:
     Returns:
         Tokens whose ``starts[i]:ends[i]`` slice of ``text`` is the i-th token as written.
     """
+    # A text whose only non-ASCII characters separate tokens (typographic quotes and dashes, as in
+    # most prose) is tokenized in one compiled pass; the kernel gives up (-1) at the first other one.
     if text.isascii():
-        tokens = _tokenize_ascii(text.encode("ascii"))
-    elif _only_separators_beyond_ascii(text):
-        # Every non-ASCII character is punctuation, a symbol or a space (typographic quotes and
-        # dashes): it only separates tokens, as "?" does, so the text is tokenized as ASCII.
-        tokens = _tokenize_ascii(text.encode("ascii", "replace"))
+        raw, separators = text.encode("ascii"), _NO_SEPARATORS
     else:
-        cps = np.frombuffer(f"\0{text}\0".encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        tokens = _tokenize_unicode(text, cps)
+        raw, separators = text.encode("utf-8", "surrogatepass"), _separators()
+    count, starts, ends, hashes = kernels.text_tokens(
+        np.frombuffer(raw, dtype=np.uint8), _ASCII_FOLD_TABLE, separators
+    )
+    if count >= 0:
+        return Tokens(starts, ends, hashes)
+    cps = np.frombuffer(f"\0{text}\0".encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    tokens = _tokenize_unicode(text, cps)
     if tokens is None:
         return _empty_tokens()
     starts, ends, poly, lengths = tokens
     if "\n" in text:
-        wide_hyphen = not text.isascii() and ("\u00ad" in text or "\u2010" in text)
+        wide_hyphen = "\u00ad" in text or "\u2010" in text
         glue = _hyphen_glue(text, starts, ends, _HYPHEN_BREAK if wide_hyphen else _HYPHEN_BREAK_ASCII)
         if glue:
             starts, ends, poly, lengths = _glue_tokens(glue, starts, ends, poly, lengths)
@@ -327,39 +343,6 @@ def tokenize_many(texts: Sequence[str]) -> list[Tokens]:
             Tokens(whole.starts[first:last] - base, whole.ends[first:last] - base, whole.hashes[first:last])
         )
     return out
-
-
-def _only_separators_beyond_ascii(text: str) -> bool:
-    """Whether every non-ASCII character of a text is of no token (for texts with few of them)."""
-    beyond = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
-    if len(beyond) > len(text) // 4:
-        return False
-    separates = _SEPARATES
-    for ch in set(beyond.decode("utf-8", "surrogatepass")):
-        known = separates.get(ch)
-        if known is None:
-            known = separates[ch] = _char_class(ch) == 0
-        if not known:
-            return False
-    return True
-
-
-def _tokenize_ascii(raw: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Token bounds, polynomial hashes and lengths of a text of one byte per character."""
-    # A byte's fold is 0 exactly when it is not a word character.
-    folded = b"\0" + raw.translate(_ASCII_FOLD) + b"\0"
-    values = np.frombuffer(folded, dtype=np.uint8)
-    edges = _edges(values != 0)
-    if not len(edges):
-        return None
-    joined = folded.replace(b"rn", b"m").replace(b"vv", b"w")
-    if len(joined) != len(folded):
-        # The digraph folds never cross a 0: the runs after them are the same tokens, shorter.
-        values = np.frombuffer(joined, dtype=np.uint8)
-        poly, lengths = _polys(values, _edges(values != 0))
-    else:
-        poly, lengths = _polys(values, edges)
-    return edges[0::2], edges[1::2], poly, lengths
 
 
 def _finish_all(poly: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -35,13 +35,11 @@ import functools
 import hashlib
 import json
 import mmap
-import multiprocessing
 import os
 import shutil
-import signal
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -51,12 +49,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from auditor import __version__
+from auditor import __version__, kernels
 from auditor.catalogue import CATALOGUE_SUFFIXES, CatalogueRow, edition_key, read_catalogue
 from auditor.errors import RegistryError, UsageError
 from auditor.extract import Extracted, ExtractionError, extract, format_of
 from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, mask_template_fills, shingles
-from auditor.keyindex import KeyIndex, argsort_keys, bucket_bits, bucket_table
+from auditor.keyindex import KeyIndex, KeySet, bucket_bits, bucket_table, sort_keys_jobs
 from auditor.models import RegistryInfo, WorkRef
 from auditor.normalize import NORMALIZER_VERSION, tokenize
 
@@ -145,6 +143,8 @@ class Gathered:
     sources: list[dict[str, Any]] = field(default_factory=list)
     attempted: int = 0
     """Work files whose text extraction was tried (read from a folder or named by a catalogue)."""
+    prepared: dict[str, Any] = field(default_factory=dict)
+    """``prepare(text)`` of each work with text, by work id (see :func:`gather_sources`)."""
 
 
 @dataclass(slots=True)
@@ -332,6 +332,15 @@ def _load_work_file(path: Path) -> tuple[str, str, Extracted | None, str]:
         return md5, sha256, None, reason
 
 
+def _load_and_prepare(
+    path: Path, prepare: Callable[[str], Any] | None
+) -> tuple[tuple[str, str, Extracted | None, str], Any]:
+    """:func:`_load_work_file`, and ``prepare`` of the text extracted."""
+    result = _load_work_file(path)
+    extracted = result[2]
+    return result, (prepare(extracted.text) if prepare is not None and extracted is not None else None)
+
+
 def _apply(work: WorkSource, extracted: Extracted, fallback_title: str) -> None:
     """Give a work its extracted text; the file's own metadata fills what the catalogue left blank."""
     work.text = extracted.text
@@ -382,8 +391,40 @@ def _folder_digest(entries: list[tuple[str, str]]) -> str:
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
 
+def _gathered_one(
+    gathered: Gathered,
+    works: dict[str, WorkSource],
+    file_sha256: dict[Path, str],
+    work: WorkSource,
+    path: Path,
+    resolved: Path,
+    fallback: str,
+    result: tuple[str, str, Extracted | None, str],
+) -> None:
+    """Record one work file as read: its keys and text, or why it was skipped."""
+    gathered.attempted += 1
+    md5, sha256, extracted, reason = result
+    if sha256:
+        file_sha256[resolved] = sha256
+    if extracted is None:
+        if work.origin:  # a catalogue row: its metadata and file keys still count
+            _set_file_keys(work, md5, sha256, work.origin, gathered.warnings)
+            reason += "; registered from its catalogue row without text"
+        else:
+            del works[work.work_id]
+        gathered.skipped.append(SkippedSource(path.as_posix(), reason))
+    else:
+        _set_file_keys(work, md5, sha256, work.origin or path.as_posix(), gathered.warnings)
+        _apply(work, extracted, fallback)
+        gathered.warnings.extend(f"{path.as_posix()}: {note}" for note in extracted.notes)
+
+
 def gather_sources(
-    sources: Sequence[Path], catalogues: Sequence[Path] = (), progress: Progress | None = None
+    sources: Sequence[Path],
+    catalogues: Sequence[Path] = (),
+    progress: Progress | None = None,
+    *,
+    prepare: Callable[[str], Any] | None = None,
 ) -> Gathered:
     """Collect works from catalogues and from folders or files of works, sorted by work id.
 
@@ -392,23 +433,29 @@ def gather_sources(
     and PDF of one book). A file whose text cannot be extracted is skipped with the reason; a
     catalogue row whose file is missing or unreadable is still registered, without text.
 
+    Args:
+        prepare: called with each extracted text by the thread that read it (e.g. to tokenise it
+            while other files are read); the results are in ``Gathered.prepared``.
+
     Raises:
         UsageError: a source does not exist or has an unsupported type, a catalogue is unreadable,
             or a work id repeats.
     """
+    # Path.resolve stats every component of a path, and a file is looked up a few times.
+    resolved = functools.lru_cache(maxsize=None)(Path.resolve)
     catalogue_files: list[Path] = []
     work_files: list[tuple[Path, Path]] = []
     members: dict[Path, list[tuple[str, Path]]] = {}  # folder source → (relative name, file)
     seen: set[Path] = set()  # a file reached twice (a folder and a file in it) is read once
 
     def add_catalogue(path: Path) -> None:
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
+        if resolved(path) not in seen:
+            seen.add(resolved(path))
             catalogue_files.append(path)
 
     def add_work(root: Path, path: Path) -> None:
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
+        if resolved(path) not in seen:
+            seen.add(resolved(path))
             work_files.append((root, path))
 
     for catalogue in catalogues:
@@ -455,7 +502,7 @@ def gather_sources(
     for catalogue in catalogue_files:
         rows, warnings = read_catalogue(catalogue)
         gathered.warnings.extend(warnings)
-        file_sha256[catalogue.resolve()] = _sha256_file(catalogue)
+        file_sha256[resolved(catalogue)] = _sha256_file(catalogue)
         for row in rows:
             if row.work_id in works:
                 raise UsageError(
@@ -465,7 +512,7 @@ def gather_sources(
             if not row.path:
                 continue
             file = Path(row.path) if Path(row.path).is_absolute() else catalogue.parent / row.path
-            claimed.add(file.resolve())
+            claimed.add(resolved(file))
             if not file.is_file():
                 gathered.attempted += 1
                 gathered.skipped.append(
@@ -482,7 +529,7 @@ def gather_sources(
             else:
                 pending.append((work, file, file.stem))
 
-    unclaimed = [(root, path) for root, path in work_files if path.resolve() not in claimed]
+    unclaimed = [(root, path) for root, path in work_files if resolved(path) not in claimed]
     stems: dict[str, int] = {}
     for root, path in unclaimed:
         stem = path.relative_to(root).with_suffix("").as_posix()
@@ -501,33 +548,29 @@ def gather_sources(
         works[work_id] = WorkSource(work_id=work_id, path=path.as_posix())
         pending.append((works[work_id], path, path.stem))
 
-    for done, (work, path, fallback) in enumerate(pending, start=1):
-        gathered.attempted += 1
-        md5, sha256, extracted, reason = _load_work_file(path)
-        if sha256:
-            file_sha256[path.resolve()] = sha256
-        if extracted is None:
-            if work.origin:  # a catalogue row: its metadata and file keys still count
-                _set_file_keys(work, md5, sha256, work.origin, gathered.warnings)
-                reason += "; registered from its catalogue row without text"
-            else:
-                del works[work.work_id]
-            gathered.skipped.append(SkippedSource(path.as_posix(), reason))
-        else:
-            _set_file_keys(work, md5, sha256, work.origin or path.as_posix(), gathered.warnings)
-            _apply(work, extracted, fallback)
-            gathered.warnings.extend(f"{path.as_posix()}: {note}" for note in extracted.notes)
-        if progress:
-            progress(done, len(pending))
+    # Files are read, hashed and decoded by threads (hashlib and file reads release the GIL), and
+    # taken in order.
+    with ThreadPoolExecutor(max_workers=max(1, min(_threads(), len(pending)))) as pool:
+        loaded = pool.map(
+            functools.partial(_load_and_prepare, prepare=prepare), [path for _, path, _ in pending]
+        )
+        for done, ((work, path, fallback), (result, prepared)) in enumerate(
+            zip(pending, loaded, strict=True), start=1
+        ):
+            _gathered_one(gathered, works, file_sha256, work, path, resolved(path), fallback, result)
+            if prepare is not None and result[2] is not None:
+                gathered.prepared[work.work_id] = prepared
+            if progress:
+                progress(done, len(pending))
 
     for source in sources:
         if source.is_file():
-            kind = "catalogue" if source.resolve() in {c.resolve() for c in catalogue_files} else "file"
-            digest = file_sha256.get(source.resolve()) or _safe_sha256(source)
+            kind = "catalogue" if resolved(source) in {resolved(c) for c in catalogue_files} else "file"
+            digest = file_sha256.get(resolved(source)) or _safe_sha256(source)
             gathered.sources.append({"path": source.as_posix(), "kind": kind, "sha256": digest, "files": 1})
         else:
             entries = [
-                (name, file_sha256.get(file.resolve()) or _safe_sha256(file))
+                (name, file_sha256.get(resolved(file)) or _safe_sha256(file))
                 for name, file in members[source]
             ]
             gathered.sources.append(
@@ -538,14 +581,14 @@ def gather_sources(
                     "files": len(entries),
                 }
             )
-    listed = {Path(s["path"]).resolve() for s in gathered.sources}
+    listed = {resolved(Path(s["path"])) for s in gathered.sources}
     for catalogue in catalogues:
-        if catalogue.resolve() not in listed:
+        if resolved(catalogue) not in listed:
             gathered.sources.append(
                 {
                     "path": catalogue.as_posix(),
                     "kind": "catalogue",
-                    "sha256": file_sha256[catalogue.resolve()],
+                    "sha256": file_sha256[resolved(catalogue)],
                     "files": 1,
                 }
             )
@@ -654,15 +697,36 @@ def _tokens_of(text: str | None, k: int) -> tuple[_WorkTokens, str]:
     )
 
 
-def _quiet_worker() -> None:
-    """Ctrl-C is the parent's to handle, and Pool.terminate()'s SIGTERM simply ends a worker (a fork
-    inherits the command line's handlers, which would print a traceback)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def _threads() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-PARALLEL_TEXT_CHARS = 8_000_000
-"""Below this much work text, worker processes cost more than they save."""
+class _Threads:
+    """A thread pool for the build's steps: numpy's sorts, hashlib and the compiled kernels release
+    the GIL, so threads share the work's arrays where processes would copy them through pipes."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers)
+
+    def __enter__(self) -> _Threads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        return self._pool.submit(function, *args)
+
+    def map(self, function: Callable[..., Any], *iterables: Iterable[Any]) -> list[Any]:
+        """``[function(*args) ...]``, in order (the first error is raised once all are done)."""
+        return list(self._pool.map(function, *iterables))
+
+    def run(self, jobs: list[Callable[[], None]]) -> None:
+        """Run the jobs in the pool, side by side, and wait for all of them."""
+        for future in [self._pool.submit(job) for job in jobs]:
+            future.result()
 
 
 Mapper = Callable[[Callable[..., Any], list[tuple[Any, ...]], tuple[Any, ...]], list[Any]]
@@ -670,35 +734,116 @@ Mapper = Callable[[Callable[..., Any], list[tuple[Any, ...]], tuple[Any, ...]], 
 somewhere else (the Ray engine's tasks, ``shared`` sent once); results in call order."""
 
 
-def _tokenise_all(works: Sequence[WorkSource], k: int, mapper: Mapper | None = None) -> list[_WorkTokens]:
-    """:func:`_tokenise` of every work: through ``mapper`` if given, else in worker processes (one per
-    core) when there is enough text."""
+def _tokenise_all(
+    works: Sequence[WorkSource],
+    k: int,
+    mapper: Mapper | None = None,
+    prepared: Mapping[str, tuple[_WorkTokens, str]] | None = None,
+) -> list[_WorkTokens]:
+    """:func:`_tokenise` of every work: through ``mapper`` if given, else here, except for the works
+    in ``prepared`` (:func:`_tokens_of` of their text by work id, made while the files were read)."""
     if mapper is not None:
         done = mapper(_tokens_of, [(w.text,) for w in works], (k,))
-        for work, (_, digest) in zip(works, done, strict=True):
-            work.text_hash = digest
-        return [tokens for tokens, _ in done]
-    workers = min(len(works), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    if workers < 2 or sum(len(w.text or "") for w in works) < PARALLEL_TEXT_CHARS:
-        return [_tokenise(w, k) for w in works]
-    ctx = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    )
-    with ctx.Pool(workers, initializer=_quiet_worker) as pool:
-        done = pool.starmap(_tokens_of, [(w.text, k) for w in works], chunksize=1)
+    else:
+        prepared = prepared or {}
+        done = [prepared[w.work_id] if w.work_id in prepared else _tokens_of(w.text, k) for w in works]
     for work, (_, digest) in zip(works, done, strict=True):
         work.text_hash = digest
     return [tokens for tokens, _ in done]
 
 
+def _group_order(works: Sequence[WorkSource]) -> tuple[dict[str, int], list[int]]:
+    """Each edition group's id (groups sorted by name), and the works ordered by group."""
+    group_ids = {g: i for i, g in enumerate(sorted({w.group for w in works}))}
+    return group_ids, sorted(range(len(works)), key=lambda i: group_ids[works[i].group])
+
+
+def _frequent_shingles(parts: list[np.ndarray], threshold: int, threads: _Threads | None) -> np.ndarray:
+    """The distinct values, sorted, that occur at least ``threshold`` times in all ``parts``."""
+    if not parts:
+        return np.empty(0, dtype=np.uint64)
+    threshold = max(1, threshold)  # every value present occurs at least once
+    radix = 8
+    shift = 64 - radix
+    counts = np.zeros((1 << radix) + 1, dtype=np.int64)
+    for part in parts:
+        kernels.top_bits_histogram(part, shift, counts[1:])
+    first = np.cumsum(counts)
+    spread = np.empty(int(first[-1]), dtype=np.uint64)
+    middle = int(np.searchsorted(first, first[-1] // 2))
+    found: list[list[np.ndarray]] = [[], []]
+
+    def frequent(half: int, lo: int, hi: int) -> Callable[[], None]:
+        def work() -> None:
+            cursor = first[:-1].copy()
+            for part in parts:
+                kernels.scatter_by_top_bits(part, shift, lo, hi, cursor, spread)
+            for start, end in zip(first[lo:hi].tolist(), first[lo + 1 : hi + 1].tolist(), strict=True):
+                if end - start >= threshold:
+                    bucket = spread[start:end]
+                    bucket.sort()
+                    out = np.empty(len(bucket) // threshold, dtype=np.uint64)
+                    found[half].append(out[: kernels.frequent_values(bucket, threshold, out)])
+
+        return work
+
+    _run(threads, [frequent(0, 0, middle), frequent(1, middle, 1 << radix)])
+    return np.concatenate(found[0] + found[1]) if found[0] or found[1] else np.empty(0, dtype=np.uint64)
+
+
 def _shared_shingles(
-    works: Sequence[WorkSource], tokens: Sequence[_WorkTokens], threshold: int
+    works: Sequence[WorkSource],
+    tokens: Sequence[_WorkTokens],
+    threshold: int,
+    threads: _Threads | None = None,
 ) -> np.ndarray:
     """Sorted shingles found in at least ``threshold`` edition groups (each group counts once).
 
-    One count over all shingles gives the candidates (a shingle in n groups occurs at least n times);
-    only the rows of candidates are then counted per distinct (group, shingle).
+    Candidates first: shingles that occur at least ``threshold`` times (a shingle in n groups occurs
+    at least n times), from a radix partition of all shingles by their top bits, each part sorted
+    and scanned for long enough runs. Then the groups holding each candidate are counted, group by
+    group, through a hash table of the candidates. The two halves of either step run side by side
+    in ``threads``. :func:`_shared_shingles_numpy` is the plain version.
     """
+    parts = [t.shingles for t in tokens if len(t.shingles)]
+    candidates = _frequent_shingles(parts, threshold, threads)
+    if not len(candidates):
+        return candidates
+    table = KeySet(candidates)
+    group_ids, order = _group_order(works)
+    order = [i for i in order if len(tokens[i].shingles)]
+    # Two halves of the works, cut between groups, each counted on its own.
+    cut = len(order) // 2
+    while 0 < cut < len(order) and works[order[cut]].group == works[order[cut - 1]].group:
+        cut += 1
+    groups = [np.zeros(len(candidates), dtype=np.int64) for _ in range(2)]
+
+    def count(half: int, members: list[int]) -> Callable[[], None]:
+        def work() -> None:
+            last_group = np.full(len(candidates), -1, dtype=np.int64)
+            for i in members:
+                table.count_groups(tokens[i].shingles, group_ids[works[i].group], last_group, groups[half])
+
+        return work
+
+    _run(threads, [count(0, order[:cut]), count(1, order[cut:])])
+    return candidates[groups[0] + groups[1] >= threshold]
+
+
+def _run(threads: _Threads | None, jobs: list[Callable[[], None]]) -> None:
+    if threads is None:
+        for job in jobs:
+            job()
+    else:
+        threads.run(jobs)
+
+
+def _shared_shingles_numpy(
+    works: Sequence[WorkSource], tokens: Sequence[_WorkTokens], threshold: int
+) -> np.ndarray:
+    """:func:`_shared_shingles` in plain numpy, kept to test it against: one count over all
+    shingles gives the candidates; only the rows of candidates are then counted per distinct
+    (group, shingle)."""
     parts = [t.shingles for t in tokens if len(t.shingles)]
     if not parts:
         return np.empty(0, dtype=np.uint64)
@@ -717,8 +862,9 @@ def _shared_shingles(
     )
     first, count = KeyIndex(candidates).lookup(everything)
     keep = count > 0
-    # Distinct (candidate, group) pairs as one int64 each, then groups per candidate.
-    pairs = np.unique(first[keep] * len(group_ids) + owner[keep])
+    # Distinct (candidate, group) pairs as one int64 each, then groups per candidate. (np.unique
+    # with return_counts: without it numpy 2.4 takes a hash-based path, many times slower here.)
+    pairs = np.unique(first[keep] * len(group_ids) + owner[keep], return_counts=True)[0]
     groups = np.bincount(pairs // len(group_ids), minlength=len(candidates))
     return candidates[groups >= threshold]
 
@@ -748,23 +894,136 @@ def _fingerprinter(config: FingerprintConfig) -> Fingerprinter:
     return Fingerprinter(config)
 
 
+def _mask_and_sign(
+    shingles: np.ndarray, boilerplate: KeySet, config: FingerprintConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One work's shingles with boilerplate masked, its passage signatures and their starts."""
+    values = boilerplate.masked(shingles) if len(boilerplate) and len(shingles) else shingles.copy()
+    if len(boilerplate) and len(values):
+        values = mask_template_fills(values, config.boilerplate_fill)
+    sigs, starts = _fingerprinter(config).window_signatures(values)
+    return values, sigs, starts
+
+
 def _sign_work(
     shingles: np.ndarray,
     boilerplate: np.ndarray,
     config: FingerprintConfig,
-    boilerplate_index: KeyIndex | None = None,
+    boilerplate_index: KeySet | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One work's shingles with boilerplate masked, its passage signatures, their starts and their
     band keys (a unit of the build that may run on another machine)."""
+    index = boilerplate_index if boilerplate_index is not None else KeySet(boilerplate)
+    values, sigs, starts = _mask_and_sign(shingles, index, config)
+    return values, sigs, starts, _fingerprinter(config).band_keys(sigs)
+
+
+@dataclass(slots=True)
+class _Tables:
+    """The build's large tables, filled work by work (see :func:`_assemble`)."""
+
+    tokens: dict[str, np.ndarray]
+    passage_work: np.ndarray
+    passage_start: np.ndarray
+    signatures: np.ndarray
+    keys: np.ndarray
+    masked: list[int]
+
+
+def _assemble(
+    tokens: Sequence[_WorkTokens],
+    signed: Sequence[tuple[np.ndarray, ...]],
+    config: FingerprintConfig,
+    threads: _Threads | None,
+) -> _Tables:
+    """The token and passage tables of all works, in work order, each work copied into its rows by
+    a thread; band keys are computed into theirs unless ``signed`` brings them (``_sign_work``)."""
+    n_tokens = np.array([len(t.starts) for t in tokens], dtype=np.int64)
+    n_passages = np.array([len(s[1]) for s in signed], dtype=np.int64)
+    tok_at = np.concatenate([[0], np.cumsum(n_tokens)]).tolist()
+    pas_at = np.concatenate([[0], np.cumsum(n_passages)]).tolist()
+    total_tokens, total_passages = tok_at[-1], pas_at[-1]
+    tables = _Tables(
+        tokens={
+            "start": np.empty(total_tokens, dtype=np.uint32),
+            "end": np.empty(total_tokens, dtype=np.uint32),
+            "shingle": np.empty(total_tokens, dtype=np.uint64),
+            "masked": np.empty(total_tokens, dtype=np.uint8),
+        },
+        passage_work=np.empty(total_passages, dtype=np.uint32),
+        passage_start=np.empty(total_passages, dtype=np.int32),
+        signatures=np.empty((total_passages, config.num_perm), dtype=np.uint64),
+        keys=np.empty((total_passages, config.bands), dtype=np.uint64),
+        masked=[0] * len(tokens),
+    )
     fingerprinter = _fingerprinter(config)
-    values = shingles.copy()
-    if len(boilerplate) and len(values):
-        index = boilerplate_index if boilerplate_index is not None else KeyIndex(boilerplate)
-        values[index.contains(values)] = MASKED
-        values = mask_template_fills(values, config.boilerplate_fill)
-    sigs, starts = fingerprinter.window_signatures(values)
-    keys = fingerprinter.band_keys(sigs) if len(sigs) else np.empty((0, config.bands), dtype=np.uint64)
-    return values, sigs, starts, keys
+    cols = tables.tokens
+
+    def copy(idx: int) -> None:
+        toks, (values, sigs, starts, *keys) = tokens[idx], signed[idx]
+        lo, hi = tok_at[idx], tok_at[idx + 1]
+        cols["start"][lo:hi] = toks.starts
+        cols["end"][lo:hi] = toks.ends
+        n = len(toks.shingles)
+        cols["shingle"][lo : lo + n] = toks.shingles
+        cols["shingle"][lo + n : hi] = 0
+        masked = cols["masked"][lo:hi].view(bool)
+        np.equal(values, MASKED, out=masked[: len(values)])
+        masked[len(values) :] = False
+        tables.masked[idx] = int(np.count_nonzero(masked))
+        lo, hi = pas_at[idx], pas_at[idx + 1]
+        tables.passage_work[lo:hi] = idx
+        tables.passage_start[lo:hi] = starts
+        tables.signatures[lo:hi] = sigs
+        if keys:
+            tables.keys[lo:hi] = keys[0]
+        elif hi > lo:
+            fingerprinter.band_keys(sigs, out=tables.keys[lo:hi])
+
+    if threads is None:
+        for idx in range(len(tokens)):
+            copy(idx)
+    else:
+        threads.map(copy, range(len(tokens)))
+    return tables
+
+
+def _sign_all(
+    tokens: Sequence[_WorkTokens],
+    boilerplate: np.ndarray,
+    config: FingerprintConfig,
+    mapper: Mapper | None,
+    threads: _Threads | None,
+) -> list[tuple[np.ndarray, ...]]:
+    """Every work's masked shingles, signatures and starts (and band keys, through ``mapper``)."""
+    if mapper is not None:
+        return list(mapper(_sign_work, [(t.shingles,) for t in tokens], (boilerplate, config)))
+    index = KeySet(boilerplate)
+    _fingerprinter(config)  # made once, before the threads share it
+    if threads is None:
+        return [_mask_and_sign(t.shingles, index, config) for t in tokens]
+    order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i].shingles))
+    by_size = threads.map(lambda i: _mask_and_sign(tokens[i].shingles, index, config), order)
+    signed: list[tuple[np.ndarray, ...]] = [()] * len(tokens)
+    for i, result in zip(order, by_size, strict=True):
+        signed[i] = result
+    return signed
+
+
+def _hashed(path: Path, write: Callable[[Path], None]) -> tuple[str, str]:
+    """Write a file, then read it back once for its sha256 and its xxh3-128 checksum (from the
+    page cache; hashlib releases the GIL, so files are hashed side by side)."""
+    write(path)
+    sha = hashlib.sha256()
+    fast = xxhash.xxh3_128()
+    buffer = bytearray(1 << 22)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as handle:
+        while size := handle.readinto(buffer):
+            chunk = view[:size]
+            sha.update(chunk)
+            fast.update(chunk)
+    return sha.hexdigest(), "xxh3_128:" + fast.hexdigest()
 
 
 def _assemble_and_write(
@@ -781,65 +1040,15 @@ def _assemble_and_write(
     previous_ids: frozenset[str] = frozenset(),
     mapper: Mapper | None = None,
 ) -> dict[str, Any]:
-    """Group editions, mask boilerplate, sign passages, index bands and write the registry folder."""
+    """Group editions, mask boilerplate, sign passages, index bands and write the registry folder.
+
+    Each file is written, and hashed, by a thread as soon as its table is complete, while the next
+    tables are computed: the work texts first, the band index last.
+    """
     groups = edition_groups(works)
     for work, group in zip(works, groups, strict=True):
         work.group = group
     warnings = list(gathered.warnings)
-
-    # Boilerplate: shingles found in many books carry no evidence of copying any one of them. Each
-    # edition group counts once, so the EPUB and the PDF of one book never mask each other.
-    threshold = _boilerplate_threshold(
-        config, len({w.group for w, t in zip(works, tokens, strict=True) if len(t.shingles)})
-    )
-    boilerplate = _shared_shingles(works, tokens, threshold)
-    boilerplate_index = KeyIndex(boilerplate)
-
-    cols: dict[str, list[np.ndarray]] = {"start": [], "end": [], "shingle": [], "masked": []}
-    passage_work: list[np.ndarray] = []
-    passage_start: list[np.ndarray] = []
-    passage_sigs: list[np.ndarray] = []
-    band_keys: list[np.ndarray] = []
-    n_passages = 0
-    signed: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
-    if mapper is None:
-        signed = (_sign_work(t.shingles, boilerplate, config, boilerplate_index) for t in tokens)
-    else:
-        signed = iter(mapper(_sign_work, [(t.shingles,) for t in tokens], (boilerplate, config)))
-    for idx, (work, toks, signed_work) in enumerate(zip(works, tokens, signed, strict=True)):
-        values, sigs, wstarts, keys_ = signed_work
-        n_tok = len(toks.starts)
-        raw = np.zeros(n_tok, dtype=np.uint64)
-        raw[: len(toks.shingles)] = toks.shingles
-        masked = np.zeros(n_tok, dtype=bool)
-        masked[: len(values)] = values == MASKED
-        if len(values) >= config.window and masked.sum() > MOSTLY_MASKED * len(values):
-            warnings.append(
-                f"work {work.work_id!r}: {masked.sum() / len(values):.0%} of its text is shared with other "
-                "works and masked as boilerplate; if it is an edition of one of them, give them a common "
-                "ISBN or the same title and author so they are grouped"
-            )
-        cols["start"].append(toks.starts.astype(np.uint32))
-        cols["end"].append(toks.ends.astype(np.uint32))
-        cols["shingle"].append(raw)
-        cols["masked"].append(masked.view(np.uint8))
-        if len(sigs):
-            passage_work.append(np.full(len(sigs), idx, dtype=np.uint32))
-            passage_start.append(wstarts.astype(np.int32))
-            passage_sigs.append(sigs)
-            band_keys.append(keys_)
-            n_passages += len(sigs)
-
-    def cat(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
-        return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
-
-    sig_matrix = (
-        np.concatenate(passage_sigs) if passage_sigs else np.empty((0, config.num_perm), dtype=np.uint64)
-    )
-    keys = cat([k.reshape(-1) for k in band_keys], np.uint64)
-    passage_of_key = np.repeat(np.arange(n_passages, dtype=np.uint32), config.bands)
-    order = argsort_keys(keys)
-    dtypes = {"start": np.uint32, "end": np.uint32, "shingle": np.uint64, "masked": np.uint8}
 
     out = Path(out)
     if out.exists() and not (out / "manifest.json").is_file():
@@ -847,22 +1056,60 @@ def _assemble_and_write(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        _write_tables(
-            tmp,
-            works=works,
-            per_work_tokens=[len(t.starts) for t in tokens],
-            fingerprints_only=fingerprints_only,
-            token_cols={k: cat(v, dtypes[k]) for k, v in cols.items()},
-            passages=(cat(passage_work, np.uint32), cat(passage_start, np.int32), sig_matrix),
-            bands=(keys[order], passage_of_key[order]),
-            boilerplate=boilerplate,
-        )
-        # hashlib and xxhash release the GIL on large buffers: files are hashed side by side.
-        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-            sha = {name_: pool.submit(_sha256_file, tmp / name_) for name_ in _DATA_FILES}
-            fast = {name_: pool.submit(_checksum_file, tmp / name_) for name_ in _DATA_FILES}
-            files = {name_: future.result() for name_, future in sha.items()}
-            checksums = {name_: future.result() for name_, future in fast.items()}
+        with _Threads(_threads()) as threads:
+            hashed: dict[str, Future[tuple[str, str]]] = {}
+
+            def write(name_: str, writer: Callable[[Path], None]) -> None:
+                hashed[name_] = threads.submit(_hashed, tmp / name_, writer)
+
+            write(
+                "texts.arrow",
+                functools.partial(_write_texts, works=works, fingerprints_only=fingerprints_only),
+            )
+            # Boilerplate: shingles found in many books carry no evidence of copying any one of them.
+            # Each edition group counts once, so the EPUB and the PDF of one book never mask each other.
+            threshold = _boilerplate_threshold(
+                config, len({w.group for w, t in zip(works, tokens, strict=True) if len(t.shingles)})
+            )
+            boilerplate = _shared_shingles(works, tokens, threshold, threads)
+            write(
+                "works.parquet",
+                functools.partial(_write_works, works=works, per_work_tokens=[len(t.starts) for t in tokens]),
+            )
+            write("boilerplate.parquet", functools.partial(_write_boilerplate, boilerplate=boilerplate))
+            write("isbns.parquet", functools.partial(_write_isbns, works=works))
+            write("hashes.parquet", functools.partial(_write_hashes, works=works))
+            signed = _sign_all(tokens, boilerplate, config, mapper, threads)
+            tables = _assemble(tokens, signed, config, threads)
+            del signed
+            # The band keys' sort first (the band index waits for it), then the other tables.
+            band_keys, band_passages, jobs = sort_keys_jobs(tables.keys.reshape(-1), config.bands)
+            sorting = [threads.submit(job) for job in jobs]
+            write("passages.parquet", functools.partial(_write_passages, tables=tables))
+            write("tokens.arrow", functools.partial(_write_arrow, columns=tables.tokens))
+            for future in sorting:
+                future.result()
+            tables.keys = np.empty((0, config.bands), dtype=np.uint64)
+            write(
+                "bands.arrow",
+                functools.partial(_write_arrow, columns={"key": band_keys, "passage": band_passages}),
+            )
+            write(
+                "buckets.arrow",
+                functools.partial(_write_buckets, sorted_keys=band_keys),
+            )
+            digests = {name_: future.result() for name_, future in hashed.items()}
+        files = {name_: digests[name_][0] for name_ in _DATA_FILES}
+        checksums = {name_: digests[name_][1] for name_ in _DATA_FILES}
+        n_passages = len(tables.passage_work)
+        for work, toks, masked in zip(works, tokens, tables.masked, strict=True):
+            n_values = len(toks.shingles)
+            if n_values >= config.window and masked > MOSTLY_MASKED * n_values:
+                warnings.append(
+                    f"work {work.work_id!r}: {masked / n_values:.0%} of its text is shared with other "
+                    "works and masked as boilerplate; if it is an edition of one of them, give them a common "
+                    "ISBN or the same title and author so they are grouped"
+                )
         snapshot = _now()
         digest = _digest(files)
         history = list((previous or {}).get("history", []))
@@ -962,11 +1209,13 @@ def build_registry(
             files skipped when some could).
     """
     config = config or FingerprintConfig()
-    gathered = gather_sources(sources, catalogues, progress)
+    # Locally, each work is tokenised by the thread that read it, while other files are read.
+    prepare = None if mapper else functools.partial(_tokens_of, k=config.shingle_size)
+    gathered = gather_sources(sources, catalogues, progress, prepare=prepare)
     if names:
         _rename(gathered, names)
     _check_gathered(gathered, "built")
-    tokens = _tokenise_all(gathered.works, config.shingle_size, mapper)
+    tokens = _tokenise_all(gathered.works, config.shingle_size, mapper, gathered.prepared)
     return _assemble_and_write(
         Path(out),
         gathered.works,
@@ -1030,7 +1279,8 @@ def add_to_registry(
     """
     registry = WorkRegistry(Path(path))
     existing, existing_tokens = _stored_works(registry)
-    gathered = gather_sources(sources, catalogues, progress)
+    prepare = None if mapper else functools.partial(_tokens_of, k=registry.config.shingle_size)
+    gathered = gather_sources(sources, catalogues, progress, prepare=prepare)
     if names:
         _rename(gathered, names)
     _check_gathered(gathered, "added")
@@ -1049,7 +1299,7 @@ def add_to_registry(
                 f"work {work.work_id!r} is the same file (sha256) as {by_sha[work.sha256]!r}, "
                 "already registered"
             )
-    new_tokens = _tokenise_all(gathered.works, registry.config.shingle_size, mapper)
+    new_tokens = _tokenise_all(gathered.works, registry.config.shingle_size, mapper, gathered.prepared)
     merged = sorted(
         zip(existing + gathered.works, existing_tokens + new_tokens, strict=True), key=lambda p: p[0].work_id
     )
@@ -1073,17 +1323,7 @@ def _digest(files: dict[str, str]) -> str:
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 
-def _write_tables(
-    folder: Path,
-    *,
-    works: list[WorkSource],
-    per_work_tokens: list[int],
-    fingerprints_only: bool,
-    token_cols: dict[str, np.ndarray],
-    passages: tuple[np.ndarray, np.ndarray, np.ndarray],
-    bands: tuple[np.ndarray, np.ndarray],
-    boilerplate: np.ndarray,
-) -> None:
+def _write_works(path: Path, *, works: list[WorkSource], per_work_tokens: list[int]) -> None:
     def strings(attr: str) -> pa.Array:
         return pa.array([getattr(w, attr) for w in works], type=pa.string())
 
@@ -1113,24 +1353,51 @@ def _write_tables(
             "text_hash": strings("text_hash"),
         }
     )
-    pq.write_table(works_table, folder / "works.parquet")
-    texts = pa.table(
-        {"text": pa.array([None if fingerprints_only else w.text for w in works], type=pa.large_string())}
-    )
-    with pa.OSFile(str(folder / "texts.arrow"), "wb") as sink, pa.ipc.new_file(sink, texts.schema) as writer:
+    pq.write_table(works_table, path)
+
+
+def _write_texts(path: Path, *, works: list[WorkSource], fingerprints_only: bool) -> None:
+    """``texts.arrow``: one large_string column, one record batch."""
+    column: pa.Array | None = None
+    if not fingerprints_only and all(w.text is not None for w in works):
+        try:
+            encoded = [(w.text or "").encode("utf-8") for w in works]
+        except UnicodeEncodeError:
+            pass  # lone surrogates: pyarrow says what is wrong
+        else:
+            # The array pa.array would build, from one buffer instead of string by string.
+            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum([len(e) for e in encoded], out=offsets[1:])
+            data = b"".join(encoded)
+            del encoded
+            column = pa.LargeStringArray.from_buffers(len(works), pa.py_buffer(offsets), pa.py_buffer(data))
+    if column is None:
+        column = pa.array([None if fingerprints_only else w.text for w in works], type=pa.large_string())
+    texts = pa.table({"text": column})
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, texts.schema) as writer:
         writer.write_table(texts)
-    _write_arrow(folder / "tokens.arrow", token_cols)
-    pw, ps, sigs = passages
+
+
+def _write_passages(path: Path, *, tables: _Tables) -> None:
+    sigs = tables.signatures
     sig_col = pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1), type=pa.uint64()), sigs.shape[1])
     # Signatures are random 64-bit values: compression would cost time and save nothing.
     pq.write_table(
-        pa.table({"work": pw, "start": ps, "signature": sig_col}),
-        folder / "passages.parquet",
+        pa.table({"work": tables.passage_work, "start": tables.passage_start, "signature": sig_col}),
+        path,
         compression="none",
     )
-    _write_arrow(folder / "bands.arrow", {"key": bands[0], "passage": bands[1]})
-    _write_arrow(folder / "buckets.arrow", {"first": bucket_table(bands[0], bucket_bits(len(bands[0])))})
-    pq.write_table(pa.table({"shingle": boilerplate}), folder / "boilerplate.parquet")
+
+
+def _write_buckets(path: Path, *, sorted_keys: np.ndarray) -> None:
+    _write_arrow(path, {"first": bucket_table(sorted_keys, bucket_bits(len(sorted_keys)))})
+
+
+def _write_boilerplate(path: Path, *, boilerplate: np.ndarray) -> None:
+    pq.write_table(pa.table({"shingle": boilerplate}), path)
+
+
+def _write_isbns(path: Path, *, works: list[WorkSource]) -> None:
     isbn_rows = [(isbn, i) for i, w in enumerate(works) for isbn in w.isbns]
     pq.write_table(
         pa.table(
@@ -1139,8 +1406,11 @@ def _write_tables(
                 "work": pa.array([r[1] for r in isbn_rows], type=pa.uint32()),
             }
         ),
-        folder / "isbns.parquet",
+        path,
     )
+
+
+def _write_hashes(path: Path, *, works: list[WorkSource]) -> None:
     hash_rows = [
         (kind, digest, i)
         for i, w in enumerate(works)
@@ -1161,7 +1431,7 @@ def _write_tables(
                 "work": pa.array([r[2] for r in hash_rows], type=pa.uint32()),
             }
         ),
-        folder / "hashes.parquet",
+        path,
     )
 
 

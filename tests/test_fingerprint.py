@@ -136,3 +136,44 @@ def test_template_fills_between_boilerplate_runs_are_masked():
         values[rng.random(len(values)) < 0.4] = MASKED
         for fill in (0, 3, 12):
             assert mask_template_fills(values, fill).tolist() == _fills_reference(values, fill).tolist()
+
+
+def test_compiled_shingles_equal_the_numpy_reference():
+    from auditor.fingerprint import shingles_numpy
+
+    rng = np.random.default_rng(5)
+    hashes = rng.integers(0, 2**64 - 1, 3000, dtype=np.uint64)
+    for k in (1, 2, 4, 7):
+        for n in (0, 1, k - 1, k, k + 1, 1023 + k, 1024 + k, 3000):
+            assert np.array_equal(shingles(hashes[:n], k), shingles_numpy(hashes[:n], k)), (k, n)
+
+
+def test_compiled_windows_and_band_keys_equal_the_numpy_reference():
+    fp = Fingerprinter(FingerprintConfig())
+    rng = np.random.default_rng(9)
+    for _ in range(100):
+        n = int(rng.integers(0, 500))
+        values = rng.integers(1, 2**64 - 1, n, dtype=np.uint64)
+        for _ in range(int(rng.integers(0, 10))):  # masked runs, some covering whole windows
+            start = int(rng.integers(0, max(n, 1)))
+            values[start : start + int(rng.integers(1, 80))] = MASKED
+        cuts = np.sort(rng.integers(0, n + 1, int(rng.integers(0, 6))))
+        offsets = np.concatenate([[0], cuts, [n]]).astype(np.int64)
+        fast = fp.window_signatures_many(values, offsets)
+        plain = fp.window_signatures_many_numpy(values, offsets)
+        for a, b in zip(fast, plain, strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+        assert np.array_equal(fp.band_keys(fast[0]), fp.band_keys_numpy(fast[0]))
+
+
+def test_compiled_template_fills_equal_the_numpy_reference():
+    from auditor.fingerprint import mask_template_fills, mask_template_fills_numpy
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        values = rng.integers(1, 50, rng.integers(0, 120), dtype=np.uint64)
+        values[rng.random(len(values)) < rng.random()] = MASKED
+        for fill in (0, 1, 3, 12):
+            for flank in (1, 3):
+                fast = mask_template_fills(values, fill, flank)
+                assert fast.tolist() == mask_template_fills_numpy(values, fill, flank).tolist()

@@ -346,3 +346,35 @@ def test_composition_followers_need_only_the_first_three_planes():
     from auditor.normalize import _composition_followers
 
     assert _composition_followers() == _composition_followers(0x110000)
+
+
+def test_separator_table_agrees_with_the_token_regex_on_every_bmp_character():
+    separators = normalize._separators()
+    assert len(separators) == 0x10000
+    for cp in range(0x80, 0x10000):
+        assert bool(separators[cp]) == (normalize._char_class(chr(cp)) == 0), hex(cp)
+
+
+SEPARATED = [
+    "“It’s a trap,” he said—twice.",
+    "exam\u2010\nple exam\u2010 \t\r\n\tple exam\u2010\r\r\nple",  # U+2010 breaks a word like "-"
+    "c0rn\u2019pass vv\u2014vv r\u2019n",  # no digraph across a separator
+    "\u00a0\u3000\u2026 \ud800 x\udfff",  # spaces, ellipsis and lone surrogates separate
+    "ends with a hyphen-\n",
+    "\u201c\u201d",
+]
+
+
+def test_texts_whose_non_ascii_characters_only_separate_take_the_compiled_path():
+    from auditor import kernels
+
+    for text in SEPARATED:
+        raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        count = kernels.text_tokens(raw, normalize._ASCII_FOLD_TABLE, normalize._separators())[0]
+        assert count == len(_tokenize_reference(text)), text
+        assert_same_as_reference(text)
+    # A letter, mark or invisible character outside ASCII: the compiled pass gives up.
+    for text in ("caf\u00e9", "wo\u200brd", "a\u00ad\nb", "\u6771", "\U0001d400"):
+        raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        assert kernels.text_tokens(raw, normalize._ASCII_FOLD_TABLE, normalize._separators())[0] == -1
+        assert_same_as_reference(text)

@@ -4,6 +4,7 @@ import hashlib
 import json
 import shutil
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -515,3 +516,52 @@ def test_a_registry_inside_its_source_folder_is_not_read_back_as_works(tmp_path,
     first = build_registry([tmp_path / "books"], tmp_path / "books" / "registry")
     again = build_registry([tmp_path / "books"], tmp_path / "books" / "registry")
     assert first["digest"] == again["digest"] and again["counts"]["works"] == 1
+
+
+def test_boilerplate_count_equals_the_plain_count():
+    # Works in edition groups (a group counts once), some without shingles, shingles drawn from a
+    # small pool so that many are shared by several works and groups.
+    rng = np.random.default_rng(2)
+    pool = rng.integers(1, 2**64 - 1, 400, dtype=np.uint64)
+    works, tokens = [], []
+    for i in range(40):
+        shingles = pool[rng.integers(0, len(pool), int(rng.integers(0, 300)))] if i % 7 else pool[:0]
+        empty = np.empty(0, dtype=np.uint32)
+        works.append(WorkSource(work_id=f"w{i:02d}", group=f"g{int(rng.integers(0, 12)):02d}"))
+        tokens.append(registry_module._WorkTokens(empty, empty, shingles))
+    with registry_module._Threads(2) as threads:
+        for threshold in (0, 1, 2, 3, 5, 8, 13):
+            plain = registry_module._shared_shingles_numpy(works, tokens, threshold)
+            assert np.array_equal(registry_module._shared_shingles(works, tokens, threshold), plain)
+            assert np.array_equal(registry_module._shared_shingles(works, tokens, threshold, threads), plain)
+
+
+def test_texts_file_from_one_buffer_equals_pyarrows_array_of_the_texts(tmp_path):
+    texts = ["plain", "", "caf\u00e9 \u201cquoted\u201d \u6771\u4eac \U0001f600", "x" * 70_000]
+    works = [WorkSource(work_id=str(i), text=t) for i, t in enumerate(texts)]
+    registry_module._write_texts(tmp_path / "fast.arrow", works=works, fingerprints_only=False)
+    table = pa.table({"text": pa.array(texts, type=pa.large_string())})
+    plain = pa.BufferOutputStream()
+    with pa.ipc.new_file(plain, table.schema) as writer:
+        writer.write_table(table)
+    assert (tmp_path / "fast.arrow").read_bytes() == plain.getvalue().to_pybytes()
+
+
+def test_a_build_gives_the_same_files_in_threads_in_one_thread_and_through_a_mapper(
+    tmp_path, small_works, monkeypatch
+):
+    (tmp_path / "works").mkdir()
+    for work_id, text in small_works.items():
+        (tmp_path / "works" / f"{work_id}.txt").write_text(text + " caf\u00e9 \u2014 end", encoding="utf-8")
+    monkeypatch.setattr(registry_module, "_threads", lambda: 2)
+    threaded = build_registry([tmp_path / "works"], tmp_path / "threaded")
+    monkeypatch.setattr(registry_module, "_threads", lambda: 1)
+    single = build_registry([tmp_path / "works"], tmp_path / "single")
+
+    def mapper(function, calls, shared):  # what the Ray engine's mapper does, here
+        return [function(*call, *shared) for call in calls]
+
+    mapped = build_registry([tmp_path / "works"], tmp_path / "mapped", mapper=mapper)
+    assert threaded["files"] == single["files"] == mapped["files"]
+    assert threaded["checksums"] == single["checksums"] == mapped["checksums"]
+    assert threaded["counts"]["boilerplate_shingles"] > 0
