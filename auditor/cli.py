@@ -799,10 +799,7 @@ def _arm_watchdog(code: int) -> None:
     # time, say so and exit with the interrupt's code. Completed inputs are already checkpointed.
     def expire() -> None:
         with contextlib.suppress(Exception):
-            sys.stderr.write(
-                "\nauditor: interrupted; shutdown took too long, exiting now; inputs completed so far "
-                "are checkpointed: rerun the same scan with --resume to continue\n"
-            )
+            sys.stderr.write(f"\nauditor: interrupted; shutdown took too long, exiting now{_resume_hint()}\n")
             sys.stderr.flush()
         os._exit(code)
 
@@ -823,6 +820,13 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 _COMMAND: list[str] = ["auditor"]
 """The command line as run, for the report's chain of custody (main() sets it)."""
+
+
+def _resume_hint() -> str:
+    """What to do after an interrupt: only a scan checkpoints its inputs and can resume."""
+    if _COMMAND[1:2] != ["scan"]:
+        return ""
+    return "; inputs completed so far are checkpointed: rerun the same scan with --resume to continue"
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -848,11 +852,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except (click.Abort, KeyboardInterrupt) as exc:
         # Click turns Ctrl-C (and our SIGTERM) into Abort, keeping the original as the cause.
         terminated = isinstance(exc, _Terminated) or isinstance(exc.__cause__, _Terminated)
-        click.echo(
-            f"auditor: {'terminated' if terminated else 'interrupted'}; inputs completed so far are "
-            "checkpointed: rerun the same scan with --resume to continue",
-            err=True,
-        )
+        click.echo(f"auditor: {'terminated' if terminated else 'interrupted'}{_resume_hint()}", err=True)
         code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except AuditorError as exc:
         click.echo(f"auditor: error: {exc}", err=True)

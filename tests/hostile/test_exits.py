@@ -208,3 +208,17 @@ def test_in_process_keyboard_interrupt_during_reading_exits_130(monkeypatch, tmp
     (tmp_path / "c.jsonl").write_bytes(jsonl(numbered(3)))
     assert run_scan(tmp_path / "c.jsonl").code == 130
     assert cli.EXIT_INTERRUPTED == 130 and cli.EXIT_TERMINATED == 143
+
+
+def test_an_interrupted_registry_build_exits_130_without_a_resume_hint(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("auditor.registry.build_registry", interrupted)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "book.txt").write_text("a registered book " * 50, encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["registry", "build", str(tmp_path / "src"), "-o", str(tmp_path / "reg")])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 130
+    assert "auditor: interrupted" in err and "--resume" not in err  # only a scan can resume
