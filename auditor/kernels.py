@@ -25,6 +25,26 @@ _ZERO = np.uint64(0)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
+@njit(inline="always")
+def _fmix64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    """MurmurHash3's 64-bit finaliser (fingerprint.fmix64), inlined where it is used."""
+    h ^= h >> _S33
+    h *= _M1
+    h ^= h >> _S33
+    h *= _M2
+    h ^= h >> _S33
+    return h
+
+
+@njit(inline="always")
+def _min_into(row: np.ndarray, h: np.uint64, a: np.ndarray, b: np.ndarray) -> None:  # pragma: no cover
+    """Fold one hashed shingle into a MinHash row: each permutation ``a * h + b`` keeps its minimum."""
+    for p in range(a.shape[0]):
+        v = a[p] * h + b[p]
+        if v < row[p]:
+            row[p] = v
+
+
 @njit("void(uint64[::1], int64[::1], uint64[::1], uint64[::1], uint64[:, ::1])", cache=True, nogil=True)
 def block_minhashes(
     values: np.ndarray, bounds: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray
@@ -42,15 +62,7 @@ def block_minhashes(
             h = values[i]
             if h == _ZERO:
                 continue
-            h ^= h >> _S33
-            h *= _M1
-            h ^= h >> _S33
-            h *= _M2
-            h ^= h >> _S33
-            for p in range(perms):
-                v = a[p] * h + b[p]
-                if v < row[p]:
-                    row[p] = v
+            _min_into(row, _fmix64(h), a, b)
 
 
 @njit(
@@ -297,11 +309,7 @@ def text_tokens(
                         continue
             break
         h = acc + np.uint64(length) * _LEN_MUL
-        h ^= h >> _S33
-        h *= _M1
-        h ^= h >> _S33
-        h *= _M2
-        h ^= h >> _S33
+        h = _fmix64(h)
         starts[count] = start
         ends[count] = end
         hashes[count] = h
@@ -323,20 +331,12 @@ def shingle_hashes(
         hi = min(lo + 1024, n)
         for i in range(lo, hi):
             h = tokens[i]
-            h ^= h >> _S33
-            h *= _M1
-            h ^= h >> _S33
-            h *= _M2
-            h ^= h >> _S33
+            h = _fmix64(h)
             out[i] = h
         for j in range(1, k):
             for i in range(lo, hi):
                 h = out[i] * _GOLDEN + tokens[i + j]
-                h ^= h >> _S33
-                h *= _M1
-                h ^= h >> _S33
-                h *= _M2
-                h ^= h >> _S33
+                h = _fmix64(h)
                 out[i] = h
         for i in range(lo, hi):
             if out[i] == _ZERO:
@@ -393,15 +393,7 @@ def window_minhashes(
                 h = values[i]
                 if h == _ZERO:
                     continue
-                h ^= h >> _S33
-                h *= _M1
-                h ^= h >> _S33
-                h *= _M2
-                h ^= h >> _S33
-                for p in range(perms):
-                    v = a[p] * h + b[p]
-                    if v < cur[p]:
-                        cur[p] = v
+                _min_into(cur, _fmix64(h), a, b)
             if blocks > 1 and j == 0:
                 prev, cur = cur, prev
                 continue
