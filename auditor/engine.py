@@ -239,11 +239,9 @@ def audit_span(
     auditor: RecordAuditor, item: InputFile, span: Span, fields: FieldSpec, limits: Limits
 ) -> InputAudit:
     """Read and audit one span of a large plain input: a piece of it (not final), with its record ids."""
-    result = InputAudit(item.name, final=False, span_bytes=span.end - span.start, ids=DuplicateIds(item.name))
-    assert result.ids is not None
-    _audit_entries(
-        auditor, result, item.reader(fields, limits).read_span(item.path, item.name, span, result.ids)
-    )
+    ids = DuplicateIds(item.name)
+    result = InputAudit(item.name, final=False, span_bytes=span.end - span.start, ids=ids)
+    _audit_entries(auditor, result, item.reader(fields, limits).read_span(item.path, item.name, span, ids))
     return result
 
 
@@ -559,8 +557,10 @@ def scan(
     if checkpoints is not None:
         checkpoints.begin(_run_settings(registries, rules, options))
     workers = max(1, options.workers)
-    if auditor is not None and whole_inputs(inputs, workers, options.limits):
-        engine = _LocalInputs(auditor, workers, part_bytes(inputs, workers))
+    plan = _plan(inputs, workers, options.limits) if auditor is not None else None
+    if plan is not None:
+        assert auditor is not None  # planned only for this machine's workers
+        engine = _LocalInputs(auditor, workers, plan)
     if engine is None:
         batches = _batches(inputs, options.fields, skipped, counts, options.limits, digests, checkpoints)
     else:
@@ -612,20 +612,33 @@ def part_bytes(inputs: Sequence[InputFile], workers: int) -> int:
 
 def whole_inputs(inputs: Sequence[InputFile], workers: int, limits: Limits | None = None) -> bool:
     """Whether worker processes should each read and audit whole inputs, or parts of large ones, rather
-    than batches this process reads: reading and decoding then run in the workers too, where batches
-    leave them to this process (the limit of a batch scan's speed-up). It takes enough units of work
-    (inputs and parts) of even enough size: a large compressed input, which only one worker can
-    read, would keep the others waiting."""
+    than batches this process reads (see :func:`_plan`)."""
+    return _plan(inputs, workers, limits or Limits()) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How workers share a scan's inputs: the size of a part, and the inputs cut into parts."""
+
+    part: int
+    cut: frozenset[str]
+
+
+def _plan(inputs: Sequence[InputFile], workers: int, limits: Limits) -> _Plan | None:
+    """Workers read and audit whole inputs, or parts of large ones, themselves: reading and decoding
+    then run in the workers too, where batches leave them to this process (the limit of a batch scan's
+    speed-up). It takes enough units of work (inputs and parts) of even enough size: a large
+    compressed input, which only one worker can read, would keep the others waiting. None: batches."""
     if workers < 2:
-        return False
+        return None
     part = part_bytes(inputs, workers)
+    cut = frozenset(item.name for item in inputs if _cuts(item, part, limits))
     units: list[int] = []
     for item in inputs:
-        if _cuts(item, part, limits or Limits()):
-            units += [part] * -(-item.size // part)
-        else:
-            units.append(item.size)
-    return len(units) >= 2 * workers and max(units) * workers <= sum(units)
+        units += [part] * -(-item.size // part) if item.name in cut else [item.size]
+    if len(units) >= 2 * workers and max(units) * workers <= sum(units):
+        return _Plan(part, cut)
+    return None
 
 
 def _cuts(item: InputFile, part: int, limits: Limits) -> bool:
@@ -650,10 +663,10 @@ class _LocalInputs:
     """The :class:`Engine` protocol over this machine's worker processes: each audits whole inputs, or
     spans of a large plain input, which this process cuts (hashing the input as it goes)."""
 
-    def __init__(self, auditor: RecordAuditor, workers: int, part: int) -> None:
+    def __init__(self, auditor: RecordAuditor, workers: int, plan: _Plan) -> None:
         self.auditor = auditor
         self.workers = workers
-        self.part = part
+        self.plan = plan
 
     def discover(self, corpus: Sequence[str]) -> tuple[list[Any], list[Skipped]]:
         found, skipped = discover_inputs([Path(c) for c in corpus])
@@ -681,10 +694,10 @@ class _LocalInputs:
         def calls() -> Iterator[tuple[InputFile, Span | None, FieldSpec, Limits]]:
             for item in items:
                 cut = None
-                if _cuts(item, self.part, options.limits):
+                if item.name in self.plan.cut:
                     # An input that cannot be read is read whole, by a worker that reports why.
                     with contextlib.suppress(OSError):
-                        cut = cut_lines(item.path, self.part, stop.is_set)
+                        cut = cut_lines(item.path, self.plan.part, stop.is_set)
                     if stop.is_set():
                         return
                 for index, span in enumerate(cut.spans if cut else [None]):
