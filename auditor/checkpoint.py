@@ -62,8 +62,7 @@ def encode(value: Any) -> Any:
     if names:
         return {name: encode(getattr(value, name)) for name in names}
     if kind is Evidence:
-        record_text, work_text = value.texts()
-        return {"record_text": record_text, "work_text": work_text}
+        return value.as_dict()
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict):

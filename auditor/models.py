@@ -145,6 +145,11 @@ class Evidence:
     def work_text(self) -> str | None:
         return self.texts()[1]
 
+    def as_dict(self) -> dict[str, str | None]:
+        """``{"record_text": ..., "work_text": ...}``, unpacked once: report.json's and checkpoints' form."""
+        record_text, work_text = self.texts()
+        return {"record_text": record_text, "work_text": work_text}
+
     def texts(self) -> tuple[str, str | None]:
         """Both texts, unpacked once: (record_text, work_text)."""
         data = zlib.decompress(self._packed)

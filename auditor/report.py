@@ -33,7 +33,7 @@ def finding_record(finding: Finding) -> dict[str, Any]:
         "work": _work_record(finding.work) if finding.work else None,
         "score": _score_record(finding.score) if finding.score else None,
         "spans": _span_records(finding.spans),
-        "evidence": [{"record_text": e.record_text, "work_text": e.work_text} for e in finding.evidence],
+        "evidence": [e.as_dict() for e in finding.evidence],
         "message": finding.message,
         "detail": finding.detail,
         "suppressed": suppression_record(finding.suppressed),
