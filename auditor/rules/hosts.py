@@ -36,14 +36,13 @@ def host_of(url: str | None) -> str | None:
         return None
     url = url.strip()
     _, scheme_sep, rest = url.partition("://")
-    if scheme_sep:
-        pass
-    elif url.startswith("//"):
-        rest = url[2:]
-    elif _SCHEME.match(url) and not url.split(":", 1)[1][:1].isdigit():
-        return None  # mailto:, urn:, data: ... carry no host
-    else:
-        rest = url  # "libgen.is/book/1": a host without a scheme
+    if not scheme_sep:
+        if url.startswith("//"):
+            rest = url[2:]
+        elif _SCHEME.match(url) and not url.split(":", 1)[1][:1].isdigit():
+            return None  # mailto:, urn:, data: ... carry no host
+        else:
+            rest = url  # "libgen.is/book/1": a host without a scheme
     authority = _AUTHORITY.match(rest).group()  # type: ignore[union-attr]  # matches any text
     if "@" in authority:
         authority = authority.rsplit("@", 1)[1]
