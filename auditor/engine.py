@@ -40,7 +40,7 @@ from auditor.models import (
 from auditor.normalize import tokenize_many
 from auditor.readers import FieldSpec, InputFile, discover_inputs, interrupt_reading
 from auditor.readers.base import DuplicateIds, file_notes
-from auditor.readers.spans import Cut, Span, cut_lines, is_plain
+from auditor.readers.spans import LineCutter, Span, is_plain
 from auditor.readers.stream import open_regular
 from auditor.registry import WorkRegistry
 from auditor.rules import RuleSet
@@ -661,7 +661,8 @@ def _audit_unit(call: tuple[InputFile, Span | None, FieldSpec, Limits]) -> Input
 
 class _LocalInputs:
     """The :class:`Engine` protocol over this machine's worker processes: each audits whole inputs, or
-    spans of a large plain input, which this process cuts (hashing the input as it goes)."""
+    spans of a large plain input, which this process cuts (hashing the input as it goes) and hands out
+    as it finds them, so the workers start before the input has been read to its end."""
 
     def __init__(self, auditor: RecordAuditor, workers: int, plan: _Plan) -> None:
         self.auditor = auditor
@@ -687,29 +688,38 @@ class _LocalInputs:
         ctx = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         )
-        # What each call sent is, in order: its input, and for a span the input's cut and its index.
-        sent: deque[tuple[InputFile, Cut | None, int]] = deque()
+        # What each call sent is, in order: its input, and for a span the cutter and the span's index.
+        sent: deque[tuple[InputFile, LineCutter | None, int]] = deque()
         stop = threading.Event()
 
         def calls() -> Iterator[tuple[InputFile, Span | None, FieldSpec, Limits]]:
+            # Runs in the pool's task thread: spans go out as the cutter finds them.
             for item in items:
-                cut = None
                 if item.name in self.plan.cut:
-                    # An input that cannot be read is read whole, by a worker that reports why.
-                    with contextlib.suppress(OSError):
-                        cut = cut_lines(item.path, self.plan.part, stop.is_set)
+                    cutter = LineCutter(item.path, self.plan.part, stop.is_set)
+                    with contextlib.suppress(OSError):  # kept in cutter.error
+                        for index, span in enumerate(cutter):
+                            sent.append((item, cutter, index))
+                            yield item, span, options.fields, options.limits
                     if stop.is_set():
                         return
-                for index, span in enumerate(cut.spans if cut else [None]):
-                    sent.append((item, cut, index))
-                    yield item, span, options.fields, options.limits
+                    if cutter.error is None:
+                        continue
+                # Read whole: not cut, or its read failed (whatever spans had gone out). A worker then
+                # reports why it cannot read it, or reads it after all: what a batch scan reports.
+                sent.append((item, None, 0))
+                yield item, None, options.fields, options.limits
 
         with ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.auditor, os.getpid())) as pool:
             ids, produced = DuplicateIds(""), False
+            # The pieces of the input being cut, held until its cut is complete: until then a failed
+            # read may still turn them into one whole read (and they are dropped).
+            held: list[InputAudit] = []
             try:
                 for piece in pool.imap(_audit_unit, calls(), chunksize=1):
-                    item, cut, index = sent.popleft()
-                    if cut is None:
+                    item, cutter, index = sent.popleft()
+                    if cutter is None:
+                        held.clear()  # a failed cut's pieces, replaced by this whole read
                         yield piece
                         continue
                     if index == 0:
@@ -718,7 +728,12 @@ class _LocalInputs:
                     ids.extend(piece.ids)
                     produced = produced or bool(piece.records or piece.skipped)
                     piece.ids = None
-                    yield piece
+                    held.append(piece)
+                    cut = cutter.cut
+                    if cut is None:
+                        continue  # still cutting
+                    yield from held
+                    held.clear()
                     if index == len(cut.spans) - 1:
                         yield InputAudit(
                             item.name,

@@ -14,7 +14,7 @@ import pytest
 from auditor import engine
 from auditor.checkpoint import CheckpointStore
 from auditor.models import AuditResult
-from auditor.readers import discover_inputs
+from auditor.readers import discover_inputs, spans
 from auditor.registry import WorkRegistry, build_registry
 from auditor.report import build_report
 from auditor.rules import load_rule_set
@@ -124,6 +124,50 @@ def test_one_large_input_is_read_in_spans_by_the_workers_with_the_batch_scan_s_o
     # progress moves with each span, not once at the end of the input
     done = [p.bytes_done for p in seen]
     assert len(set(done)) > 5 and done == sorted(done) and done[-1] == seen[-1].bytes_total
+
+
+def test_an_input_whose_read_fails_part_way_through_its_cut_is_read_whole_instead(
+    sharded, one_large_input, monkeypatch
+):
+    """Spans go out to the workers as the parent's read finds them; if that read then fails, the spans
+    already audited are dropped and a worker reads the input whole: the batch scan's outcome."""
+    _, registry = sharded
+    monkeypatch.setattr(engine, "PART_BYTES", (64 << 10, 256 << 10))
+    monkeypatch.setattr(spans, "_CHUNK", 64 << 10)
+    rules = load_rule_set()
+    batch = engine.scan([one_large_input], [registry], rules, engine.ScanOptions(workers=1))
+    handed_out: list[int] = []
+    failed: list[Path] = []
+    opened, spans_of = spans.open_regular, spans.LineCutter._spans
+
+    class FailingRead:  # reads fail after the twelfth
+        def __init__(self, path: Path) -> None:
+            self.path, self.handle, self.good = path, opened(path), 12
+
+        def __enter__(self) -> FailingRead:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def read(self, size: int = -1) -> bytes:
+            if self.good == 0:
+                failed.append(self.path)
+                raise OSError(5, "Input/output error")
+            self.good -= 1
+            return self.handle.read(size)
+
+    def counted(self, *args):
+        for span in spans_of(self, *args):
+            handed_out.append(span.start)
+            yield span
+
+    monkeypatch.setattr(spans, "open_regular", FailingRead)
+    monkeypatch.setattr(spans.LineCutter, "_spans", counted)
+    read_whole = engine.scan([one_large_input], [registry], rules, engine.ScanOptions(workers=2))
+    assert failed == [one_large_input]
+    assert len(handed_out) >= 2  # spans had gone out to the workers before the read failed
+    _same(batch, read_whole)
 
 
 def test_a_large_compressed_input_is_not_cut(sharded, one_large_input, tmp_path, monkeypatch):

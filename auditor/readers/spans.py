@@ -2,8 +2,10 @@
 
 A :class:`Span` starts at the start of a line and ends just after a newline (or at the end of the
 file), so no line is ever cut in two, and it knows the number of its first line in the whole file, so
-the rows in findings and skips are the whole file's. :func:`cut_lines` finds the cuts in one pass over
-the file, the same pass that computes the file's sha256 (which a scan needs anyway before reading).
+the rows in findings and skips are the whole file's. A :class:`LineCutter` finds the cuts in one
+pass over the file, the same pass that computes the file's sha256 (which a scan needs anyway), and
+hands each span out as soon as the read has passed its end, so workers start on the first spans
+while the rest is still being read.
 
 Only plain files are cut: a compressed stream can only be read from its start.
 """
@@ -11,7 +13,7 @@ Only plain files are cut: a compressed stream can only be read from its start.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -60,45 +62,83 @@ def is_plain(path: Path, limits: Limits) -> bool:
 def cut_lines(path: Path, part_bytes: int, cancelled: Callable[[], bool] = lambda: False) -> Cut | None:
     """Cut a plain file into spans of about ``part_bytes`` (never inside a line), hashing it whole.
 
-    Spans are cut at the first line start at or after each multiple of ``part_bytes``; a line longer
-    than that makes its span longer. The file's size and modification time are taken before reading, as
-    a scan takes them for its checkpoints. None when ``cancelled()`` turns true on the way.
+    The spans of a :class:`LineCutter`, taken all at once. None when ``cancelled()`` turns true on the
+    way.
 
     Raises:
         OSError: the file cannot be read.
     """
-    if part_bytes < 1:
-        raise ValueError(f"part_bytes must be positive, not {part_bytes}")
-    with open_regular(path) as handle:
-        stat = path.stat()
-        return _cut(handle, part_bytes, stat.st_size, stat.st_mtime_ns, cancelled)
+    cutter = LineCutter(path, part_bytes, cancelled)
+    for _ in cutter:
+        pass
+    return cutter.cut
 
 
-def _cut(
-    handle: IO[bytes], part_bytes: int, size: int, mtime_ns: int, cancelled: Callable[[], bool]
-) -> Cut | None:
-    digest = hashlib.sha256()
-    spans: list[Span] = []
-    start, first_row = 0, 1  # the open span
-    offset, rows = 0, 0  # bytes and newlines before the chunk
-    while chunk := handle.read(_CHUNK):
-        if cancelled():
-            return None
-        digest.update(chunk)
-        newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == _NEWLINE)
-        # Each time the open span reaches part_bytes, cut after the first newline at or past that point.
-        while True:
-            at = np.searchsorted(newlines, start + part_bytes - 1 - offset)
-            if at == len(newlines):
-                break
-            end = offset + int(newlines[at]) + 1
-            spans.append(Span(start, end, first_row))
-            start, first_row = end, rows + int(at) + 2
-        offset += len(chunk)
-        rows += len(newlines)
-    if offset > start or not spans:
-        spans.append(Span(start, offset, first_row))
-    return Cut(size=size, mtime_ns=mtime_ns, sha256=digest.hexdigest(), spans=tuple(spans))
+class LineCutter:
+    """Cuts a plain file into spans of about ``part_bytes`` as it reads it, hashing it whole.
+
+    Iterating yields each span as soon as the read reaches its end, so workers can start on the first
+    spans while the rest of the file is still being read. Spans are cut at the first line start at or
+    after each multiple of ``part_bytes``; a line longer than that makes its span longer. The file's
+    size and modification time are taken before reading, as a scan takes them for its checkpoints.
+
+    :attr:`cut` is set before the last span is yielded: whoever holds a span can tell whether it is the
+    last by comparing its index with ``len(cut.spans)``. It stays None when ``cancelled()`` turns true
+    on the way (iteration then stops) or the read fails; a failed read is kept in :attr:`error`.
+
+    Raises:
+        OSError: while iterating, the file cannot be read (spans already yielded then cover only part
+            of it).
+    """
+
+    def __init__(self, path: Path, part_bytes: int, cancelled: Callable[[], bool] = lambda: False) -> None:
+        if part_bytes < 1:
+            raise ValueError(f"part_bytes must be positive, not {part_bytes}")
+        self.path = path
+        self.part_bytes = part_bytes
+        self.cancelled = cancelled
+        self.cut: Cut | None = None
+        self.error: OSError | None = None
+
+    def __iter__(self) -> Iterator[Span]:
+        try:
+            with open_regular(self.path) as handle:
+                stat = self.path.stat()
+                yield from self._spans(handle, stat.st_size, stat.st_mtime_ns)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def _spans(self, handle: IO[bytes], size: int, mtime_ns: int) -> Iterator[Span]:
+        digest = hashlib.sha256()
+        spans: list[Span] = []
+        start, first_row = 0, 1  # the open span
+        offset, rows = 0, 0  # bytes and newlines before the chunk
+        # A span found is yielded only once the next is found (or the file has ended): the last one
+        # must not leave before :attr:`cut` is set.
+        while chunk := handle.read(_CHUNK):
+            if self.cancelled():
+                return
+            digest.update(chunk)
+            newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == _NEWLINE)
+            # Each time the open span reaches part_bytes, cut after the first newline at or past it.
+            while True:
+                at = np.searchsorted(newlines, start + self.part_bytes - 1 - offset)
+                if at == len(newlines):
+                    break
+                end = offset + int(newlines[at]) + 1
+                if spans:
+                    yield spans[-1]
+                spans.append(Span(start, end, first_row))
+                start, first_row = end, rows + int(at) + 2
+            offset += len(chunk)
+            rows += len(newlines)
+        if offset > start or not spans:
+            if spans:
+                yield spans[-1]
+            spans.append(Span(start, offset, first_row))
+        self.cut = Cut(size=size, mtime_ns=mtime_ns, sha256=digest.hexdigest(), spans=tuple(spans))
+        yield spans[-1]
 
 
 class SpanStream:

@@ -63,6 +63,68 @@ def test_a_cancelled_cut_stops_reading(tmp_path: Path) -> None:
     assert cut_lines(tmp_path / "x.jsonl", 4, lambda: True) is None
 
 
+class _FailingRead:
+    """A file handle whose reads fail once ``good`` reads have succeeded."""
+
+    def __init__(self, handle, good: int) -> None:
+        self.handle, self.good = handle, good
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.handle.close()
+
+    def read(self, size: int = -1) -> bytes:
+        if self.good == 0:
+            raise OSError(5, "Input/output error")
+        self.good -= 1
+        return self.handle.read(size)
+
+
+def test_spans_are_handed_out_as_the_read_finds_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spans, "_CHUNK", 64)
+    path = tmp_path / "x.jsonl"
+    # 11-byte lines, 20 to a span: the last cut falls exactly at the end of the file
+    path.write_bytes(b"".join(b'{"n": %03d}\n' % n for n in range(500)))
+    reads: list[int] = []
+    opened = spans.open_regular
+
+    def counting(p: Path):
+        handle = opened(p)
+        real = handle.read
+        handle.read = lambda size=-1: reads.append(size) or real(size)  # type: ignore[method-assign]
+        return handle
+
+    monkeypatch.setattr(spans, "open_regular", counting)
+    cutter = spans.LineCutter(path, 220)
+    found = []
+    for span in cutter:
+        found.append(span)
+        # cut (and the sha256 in it) is known when, and only when, the last span is handed out
+        assert (cutter.cut is not None) == (span.end == path.stat().st_size)
+        if len(found) == 1:
+            assert len(reads) < 10  # the first span left long before the file was read to its end
+    assert cutter.cut is not None and cutter.cut.spans == tuple(found) and len(found) == 25
+    assert cutter.cut == cut_lines(path, 220)
+
+
+def test_a_read_failing_part_way_is_kept_after_the_spans_it_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spans, "_CHUNK", 64)
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"n": 1}\n' * 200)
+    opened = spans.open_regular
+    monkeypatch.setattr(spans, "open_regular", lambda p: _FailingRead(opened(p), 10))
+    cutter = spans.LineCutter(path, 100)
+    found = []
+    with pytest.raises(OSError, match="Input/output"):
+        found.extend(cutter)
+    assert found and found[-1].end <= 640 and cutter.cut is None
+    assert isinstance(cutter.error, OSError)
+
+
 def test_only_plain_files_are_cut(tmp_path: Path) -> None:
     (tmp_path / "plain.jsonl").write_text('{"text": "a"}\n')
     (tmp_path / "packed.jsonl.gz").write_bytes(gzip.compress(b'{"text": "a"}\n'))
