@@ -344,6 +344,15 @@ def _clip(text: str | None, start: int, end: int) -> str | None:
     return text[start : start + half] + " … " + text[end - half : end]
 
 
+def _clip_work(registry: WorkRegistry, work: int, start: int, end: int) -> str | None:
+    """:func:`_clip` of the work's text, decoding only the characters it keeps."""
+    if end - start <= EVIDENCE_CHARS:
+        return registry.work_excerpt(work, start, end)
+    half = EVIDENCE_CHARS // 2
+    head = registry.work_excerpt(work, start, start + half)
+    return None if head is None else f"{head} … {registry.work_excerpt(work, end - half, end)}"
+
+
 class Matcher:
     """Finds verified copies of one registry's works in records."""
 
@@ -472,7 +481,6 @@ class Matcher:
     def _whole(self, text: str, tokens: Tokens, work: int) -> Match:
         """The record is the whole work: one span over both (no work offsets for a work without text)."""
         n = self.registry.work_tokens(work)
-        work_text = self.registry.work_text(work)
         # No work offsets for a work without text.
         span = Span(0, len(text), *self.registry.token_offsets(work, 0, n - 1)) if n else Span(0, len(text))
         return Match(
@@ -486,7 +494,7 @@ class Matcher:
             evidence=(
                 Evidence(
                     _clip(text, 0, len(text)) or "",
-                    _clip(work_text, span.work_start or 0, span.work_end or 0) if n else None,
+                    _clip_work(self.registry, work, span.work_start or 0, span.work_end or 0) if n else None,
                 ),
             ),
         )
@@ -497,7 +505,6 @@ class Matcher:
         k = self.config.shingle_size
         reg = self.registry
         n_work = reg.work_tokens(work)
-        work_text = reg.work_text(work)
         spans: list[Span] = []
         evidence: list[Evidence] = []
         rec_tokens = 0
@@ -516,7 +523,7 @@ class Matcher:
             evidence.append(
                 Evidence(
                     _clip(text, span.record_start, span.record_end) or "",
-                    _clip(work_text, span.work_start or 0, span.work_end or 0),
+                    _clip_work(reg, work, span.work_start or 0, span.work_end or 0),
                 )
             )
             rec_tokens += r1 - r0 + 1

@@ -69,6 +69,33 @@ def test_fingerprints_only_keeps_no_text(tmp_path, small_works):
     assert WorkRegistry(tmp_path / "reg").work_text(0) is None
 
 
+def test_excerpts_of_a_work_s_text_are_slices_of_the_whole_text(tmp_path, words, monkeypatch):
+    """Evidence reads a few hundred characters of a work by character offsets, decoding only those:
+    the same characters as slicing the decoded text, for 1- to 4-byte characters at block edges."""
+    monkeypatch.setattr(registry_module, "_TEXT_BLOCK", 64)  # many blocks, many edges
+    (tmp_path / "w").mkdir()
+    mixed = " ".join(f"{w}{'é€𝔘'[n % 3] if n % 4 else ''}" for n, w in enumerate(words.text(600).split()))
+    (tmp_path / "w" / "a-mixed.txt").write_text(mixed, encoding="utf-8")
+    (tmp_path / "w" / "b-ascii.txt").write_text(words.text(600), encoding="utf-8")
+    build_registry([tmp_path / "w"], tmp_path / "reg")
+    reg = WorkRegistry(tmp_path / "reg")
+    for work in (0, 1):
+        text = reg.work_text(work)
+        assert text is not None and len(text) > 2000
+        assert text.isascii() == (work == 1)
+        edges = [0, 1, 63, 64, 65, 500, len(text) - 1, len(text), len(text) + 10]
+        for start in edges:
+            for end in [*edges, start + 600]:
+                assert reg.work_excerpt(work, start, end) == text[start:end], (work, start, end)
+
+
+def test_a_fingerprints_only_registry_has_no_excerpts(tmp_path, small_works):
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "x.txt").write_text(small_works["work-0"], encoding="utf-8")
+    build_registry([tmp_path / "w"], tmp_path / "reg", fingerprints_only=True)
+    assert WorkRegistry(tmp_path / "reg").work_excerpt(0, 0, 100) is None
+
+
 def test_tampered_registry_is_refused(tmp_path, small_registry):
     copy = tmp_path / "copy"
     shutil.copytree(small_registry.path, copy)
