@@ -138,3 +138,17 @@ def test_candidates_are_the_distinct_hits_of_each_record_and_work_in_order():
         assert [(r, list(h.items())) for r, h in found.items()] == [
             (r, list(h.items())) for r, h in expected.items()
         ]
+
+
+def test_distinct_values_are_np_unique_s():
+    import numpy as np
+
+    from auditor.match import _distinct
+
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 2, 3, 10, 1000):
+        for high in (1, 3, 2**63):
+            values = rng.integers(0, high, n, dtype=np.uint64)
+            expected = np.unique(values)
+            got = _distinct(values)
+            assert got.dtype == expected.dtype and np.array_equal(got, expected), (n, high)
