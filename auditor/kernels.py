@@ -14,8 +14,123 @@ disk (``cache=True``), so only the first run on a machine compiles.
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 import numpy as np
-from numba import njit, types
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Signatures are strings that numba evaluates in the namespace of numba.core.types, so that this
+# module imports without numba; read-only arrays accept writable ones too.
+_BYTES = "Array(uint8, 1, 'C', readonly=True)"
+_RO_U64 = "Array(uint64, 1, 'C', readonly=True)"
+_RO_I64 = "Array(int64, 1, 'C', readonly=True)"
+_RO_U64_2D = "Array(uint64, 2, 'C', readonly=True)"
+
+_LOCK = threading.RLock()
+_INLINE: list[Callable[..., Any]] = []
+_KERNELS: dict[str, _Kernel] = {}
+_ready = False
+
+
+def _inline(function: _F) -> _F:
+    """A helper that kernels inline (``njit(inline="always")``); jitted with the first kernel."""
+    _INLINE.append(function)
+    return function
+
+
+def _kernel(signature: str | None = None) -> Callable[[_F], _F]:
+    """A kernel (``njit(signature, cache=True, nogil=True)``) compiled, or loaded from numba's cache,
+    on its first call; without a signature, each new combination of argument types loads its own."""
+
+    def lazy(function: _F) -> _F:
+        kernel = _Kernel(function, signature)
+        _KERNELS[function.__name__] = kernel
+        return cast(_F, kernel)
+
+    return lazy
+
+
+class _Kernel:
+    """Stands for a kernel until its first call, which puts numba's dispatcher in its place: a command
+    loads only the kernels it runs (about 10 ms each), and one that runs none never imports numba."""
+
+    def __init__(self, function: Callable[..., Any], signature: str | None) -> None:
+        self.function = function
+        self.signature = signature
+        self.dispatcher: Any = None
+
+    def __call__(self, *args: Any) -> Any:
+        return (self.dispatcher or self.load())(*args)
+
+    def load(self) -> Any:
+        """numba's dispatcher of this kernel (with its signature loaded), made on the first call."""
+        with _LOCK:
+            if self.dispatcher is None:
+                numba = _numba()
+                options = {"cache": True, "nogil": True}
+                if self.signature is None:
+                    dispatcher = numba.njit(**options)(self.function)
+                else:
+                    dispatcher = numba.njit(self.signature, **options)(self.function)
+                globals()[self.function.__name__] = dispatcher
+                self.dispatcher = dispatcher
+            return self.dispatcher
+
+
+def _numba() -> Any:
+    """numba, once its CPU target is ready and the inline helpers are jitted (the first kernel's cost)."""
+    global _ready
+    import numba
+
+    with _LOCK:
+        if not _ready:
+            _import_arraymath_without_blas()
+            for function in _INLINE:
+                globals()[function.__name__] = numba.njit(inline="always")(function)
+            _ready = True
+    return numba
+
+
+def _import_arraymath_without_blas() -> None:
+    """Import ``numba.np.arraymath`` without letting it import ``scipy.linalg`` (~0.5 s of CPU).
+
+    Loading the first kernel, cached or not, makes numba import its numpy implementations
+    (``CPUContext.load_additional_registries``). One of them, ``numba.np.arraymath``, sets
+    ``_HAVE_BLAS`` at import by calling ``numba.np.linalg.ensure_blas()``, which imports
+    ``scipy.linalg.cython_blas`` only to learn whether a BLAS exists. That flag decides one thing:
+    whether ``np.correlate``/``np.convolve`` of float arrays compiled later use ``np.dot`` or a plain
+    loop. The kernels here use neither (nor any BLAS or LAPACK function).
+
+    So, while arraymath is imported, ``ensure_blas`` says "no BLAS"; then it is restored, in both
+    modules. Everything else is untouched: ``np.dot`` and ``np.linalg`` in code jitted later call the
+    real ``ensure_blas`` (and its LP64/ILP64 check) when they are compiled, as always. The one trace
+    left is ``_HAVE_BLAS`` False in this process, so float ``np.correlate``/``np.convolve`` compiled by
+    other code in the same process take numba's plain loop (the same sums, possibly rounded
+    differently). Numba's compiler lock is held throughout, so no other thread compiles meanwhile.
+    Nothing is done when arraymath or scipy.linalg is already imported (then the check costs nothing).
+    """
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.np import linalg
+
+    def no_blas() -> None:
+        raise ImportError("auditor's kernels use no BLAS (see auditor.kernels)")
+
+    with global_compiler_lock:
+        real = linalg.ensure_blas
+        linalg.ensure_blas = no_blas
+        try:
+            from numba.np import arraymath
+        finally:
+            linalg.ensure_blas = real
+        if getattr(arraymath, "ensure_blas", None) is no_blas:
+            arraymath.ensure_blas = real
+
 
 _MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -25,7 +140,7 @@ _ZERO = np.uint64(0)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-@njit(inline="always")
+@_inline
 def _fmix64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     """MurmurHash3's 64-bit finaliser (fingerprint.fmix64), inlined where it is used."""
     h ^= h >> _S33
@@ -36,7 +151,7 @@ def _fmix64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     return h
 
 
-@njit(inline="always")
+@_inline
 def _min_into(row: np.ndarray, h: np.uint64, a: np.ndarray, b: np.ndarray) -> None:  # pragma: no cover
     """Fold one hashed shingle into a MinHash row: each permutation ``a * h + b`` keeps its minimum."""
     for p in range(a.shape[0]):
@@ -45,7 +160,7 @@ def _min_into(row: np.ndarray, h: np.uint64, a: np.ndarray, b: np.ndarray) -> No
             row[p] = v
 
 
-@njit("void(uint64[::1], int64[::1], uint64[::1], uint64[::1], uint64[:, ::1])", cache=True, nogil=True)
+@_kernel("void(uint64[::1], int64[::1], uint64[::1], uint64[::1], uint64[:, ::1])")
 def block_minhashes(
     values: np.ndarray, bounds: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested against fingerprint.block_minhashes_numpy
@@ -65,11 +180,7 @@ def block_minhashes(
             _min_into(row, _fmix64(h), a, b)
 
 
-@njit(
-    "int64(int64[::1], int64[::1], int64, int64, int64[::1])",
-    cache=True,
-    nogil=True,
-)
+@_kernel("int64(int64[::1], int64[::1], int64, int64, int64[::1])")
 def chain_pairs(
     rec: np.ndarray, work: np.ndarray, max_gap: int, max_jump: int, chain_of: np.ndarray
 ) -> int:  # pragma: no cover - compiled; tested against match._chain_reference
@@ -116,7 +227,7 @@ def chain_pairs(
     return n_chains
 
 
-@njit("int64(uint64[::1], int64[::1], uint64[::1], int64, int64)", cache=True, nogil=True)
+@_kernel("int64(uint64[::1], int64[::1], uint64[::1], int64, int64)")
 def shared_positions(
     values: np.ndarray, bounds: np.ndarray, work: np.ndarray, max_occurrences: int, enough: int
 ) -> int:  # pragma: no cover - compiled; tested against match._shared_positions_reference
@@ -160,7 +271,7 @@ def shared_positions(
     return found
 
 
-@njit(cache=True, nogil=True)
+@_kernel()
 def key_ranges(
     keys: np.ndarray,
     buckets: np.ndarray,
@@ -192,12 +303,10 @@ _ONE = np.uint64(1)
 _R, _N, _V, _M, _W = (np.uint8(ord(c)) for c in "rnvmw")
 
 
-_BYTES = types.Array(types.uint8, 1, "C", readonly=True)
-_RO_U64 = types.Array(types.uint64, 1, "C", readonly=True)
 _HYPHEN, _SPACE, _TAB, _CR, _LF = (np.uint8(ord(c)) for c in "- \t\r\n")
 
 
-@njit(inline="always")
+@_inline
 def _code_point(raw: np.ndarray, b: int) -> tuple[np.int64, int]:  # pragma: no cover - compiled
     """The code point whose UTF-8 sequence starts at byte ``b`` (a lead byte) and its length in
     bytes; -1 for a 4-byte sequence (outside the BMP)."""
@@ -211,11 +320,7 @@ def _code_point(raw: np.ndarray, b: int) -> tuple[np.int64, int]:  # pragma: no 
     return np.int64(-1), 4
 
 
-@njit(
-    types.Tuple((types.int64, types.int64[::1], types.int64[::1], types.uint64[::1]))(_BYTES, _BYTES, _BYTES),
-    cache=True,
-    nogil=True,
-)
+@_kernel(f"Tuple((int64, int64[::1], int64[::1], uint64[::1]))({_BYTES}, {_BYTES}, {_BYTES})")
 def text_tokens(
     raw: np.ndarray, fold: np.ndarray, separates: np.ndarray
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled; tested against
@@ -317,7 +422,7 @@ def text_tokens(
     return count, starts[:count].copy(), ends[:count].copy(), hashes[:count].copy()
 
 
-@njit(types.void(_RO_U64, types.int64, types.uint64[::1]), cache=True, nogil=True)
+@_kernel(f"void({_RO_U64}, int64, uint64[::1])")
 def shingle_hashes(
     tokens: np.ndarray, k: int, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested against fingerprint.shingles_numpy
@@ -343,20 +448,7 @@ def shingle_hashes(
                 out[i] = _ONE
 
 
-@njit(
-    types.int64(
-        _RO_U64,
-        types.Array(types.int64, 1, "C", readonly=True),
-        types.int64,
-        _RO_U64,
-        _RO_U64,
-        types.uint64[:, ::1],
-        types.int64[::1],
-        types.int64[::1],
-    ),
-    cache=True,
-    nogil=True,
-)
+@_kernel(f"int64({_RO_U64}, {_RO_I64}, int64, {_RO_U64}, {_RO_U64}, uint64[:, ::1], int64[::1], int64[::1])")
 def window_minhashes(
     values: np.ndarray,
     offsets: np.ndarray,
@@ -411,11 +503,7 @@ def window_minhashes(
     return written
 
 
-@njit(
-    types.void(types.Array(types.uint64, 2, "C", readonly=True), _RO_U64, types.int64, types.uint64[:, ::1]),
-    cache=True,
-    nogil=True,
-)
+@_kernel(f"void({_RO_U64_2D}, {_RO_U64}, int64, uint64[:, ::1])")
 def band_keys(
     sigs: np.ndarray, salt: np.ndarray, rows: int, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested against fingerprint.Fingerprinter.band_keys_numpy
@@ -434,7 +522,7 @@ def band_keys(
             out[w, j] = key
 
 
-@njit(inline="always")
+@_inline
 def _log2(size: int) -> int:  # pragma: no cover - compiled
     bits = 0
     while (1 << bits) < size:
@@ -442,7 +530,7 @@ def _log2(size: int) -> int:  # pragma: no cover - compiled
     return bits
 
 
-@njit(types.void(_RO_U64, types.uint64[::1], types.int64[::1], types.uint64[::1]), cache=True, nogil=True)
+@_kernel(f"void({_RO_U64}, uint64[::1], int64[::1], uint64[::1])")
 def hash_table(
     keys: np.ndarray, slots: np.ndarray, index: np.ndarray, seen: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested through keyindex.KeySet
@@ -464,7 +552,7 @@ def hash_table(
         index[h] = k
 
 
-@njit(inline="always")
+@_inline
 def _find(
     slots: np.ndarray,
     index: np.ndarray,
@@ -489,11 +577,7 @@ def _find(
         h = (h + 1) & mask
 
 
-@njit(
-    types.void(_RO_U64, types.uint64[::1], types.int64[::1], types.uint64[::1], types.uint64[::1]),
-    cache=True,
-    nogil=True,
-)
+@_kernel(f"void({_RO_U64}, uint64[::1], int64[::1], uint64[::1], uint64[::1])")
 def mask_members(
     values: np.ndarray, slots: np.ndarray, index: np.ndarray, seen: np.ndarray, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested through keyindex.KeySet
@@ -507,19 +591,7 @@ def mask_members(
         out[i] = _ZERO if _find(slots, index, seen, shift, seen_shift, mask, v) >= 0 else v
 
 
-@njit(
-    types.void(
-        _RO_U64,
-        types.int64,
-        types.uint64[::1],
-        types.int64[::1],
-        types.uint64[::1],
-        types.int64[::1],
-        types.int64[::1],
-    ),
-    cache=True,
-    nogil=True,
-)
+@_kernel(f"void({_RO_U64}, int64, uint64[::1], int64[::1], uint64[::1], int64[::1], int64[::1])")
 def count_groups(
     values: np.ndarray,
     group: int,
@@ -542,7 +614,7 @@ def count_groups(
             groups[k] += 1
 
 
-@njit(types.void(_RO_U64, types.int64, types.int64[::1]), cache=True, nogil=True)
+@_kernel(f"void({_RO_U64}, int64, int64[::1])")
 def top_bits_histogram(
     values: np.ndarray, shift: int, counts: np.ndarray
 ) -> None:  # pragma: no cover - compiled
@@ -552,11 +624,7 @@ def top_bits_histogram(
         counts[np.int64(values[i] >> s)] += 1
 
 
-@njit(
-    types.void(_RO_U64, types.int64, types.int64, types.int64, types.int64[::1], types.uint64[::1]),
-    cache=True,
-    nogil=True,
-)
+@_kernel(f"void({_RO_U64}, int64, int64, int64, int64[::1], uint64[::1])")
 def scatter_by_top_bits(
     values: np.ndarray, shift: int, lo: int, hi: int, cursor: np.ndarray, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested through registry._shared_shingles
@@ -571,7 +639,7 @@ def scatter_by_top_bits(
             cursor[b] += 1
 
 
-@njit("int64(uint64[::1], int64, uint64[::1])", cache=True, nogil=True)
+@_kernel("int64(uint64[::1], int64, uint64[::1])")
 def frequent_values(
     sorted_values: np.ndarray, threshold: int, out: np.ndarray
 ) -> int:  # pragma: no cover - compiled; tested against np.unique(return_counts=True)
@@ -591,7 +659,7 @@ def frequent_values(
     return found
 
 
-@njit("void(uint64[::1], int64, int64)", cache=True, nogil=True)
+@_kernel("void(uint64[::1], int64, int64)")
 def mask_fills(
     values: np.ndarray, max_fill: int, min_flank: int
 ) -> None:  # pragma: no cover - compiled; tested against fingerprint.mask_template_fills_numpy
@@ -624,20 +692,7 @@ def mask_fills(
         i = j
 
 
-@njit(
-    types.void(
-        types.Array(types.uint64, 1, "C", readonly=True),
-        types.int64,
-        types.int64,
-        types.int64,
-        types.int64,
-        types.int64[::1],
-        types.uint64[::1],
-        types.uint64[::1],
-    ),
-    cache=True,
-    nogil=True,
-)
+@_kernel(f"void({_RO_U64}, int64, int64, int64, int64, int64[::1], uint64[::1], uint64[::1])")
 def radix_scatter(
     keys: np.ndarray,
     shift: int,
@@ -663,25 +718,14 @@ def radix_scatter(
             cursor[bucket] = p + 1
 
 
-@njit(inline="always")
+@_inline
 def _row(index: np.uint64, per_row: int, shift: int) -> np.uint32:  # pragma: no cover - compiled
     if shift >= 0:
         return np.uint32(index >> np.uint64(shift))
     return np.uint32(index // np.uint64(per_row))
 
 
-@njit(
-    types.void(
-        types.uint64[::1],
-        types.int64,
-        types.uint64[::1],
-        types.Array(types.uint64, 1, "C", readonly=True),
-        types.int64,
-        types.uint32[::1],
-    ),
-    cache=True,
-    nogil=True,
-)
+@_kernel(f"void(uint64[::1], int64, uint64[::1], {_RO_U64}, int64, uint32[::1])")
 def packed_rows(
     packed: np.ndarray,
     bits: int,
@@ -732,11 +776,7 @@ def packed_rows(
             x += 1
 
 
-@njit(
-    types.void(types.Array(types.uint64, 1, "C", readonly=True), types.int64, types.int64[::1]),
-    cache=True,
-    nogil=True,
-)
+@_kernel(f"void({_RO_U64}, int64, int64[::1])")
 def bucket_starts(
     sorted_keys: np.ndarray, bits: int, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested against keyindex.bucket_table_numpy
@@ -755,22 +795,31 @@ def bucket_starts(
         b += 1
 
 
+# The kernels a scan runs; the others build registries.
+_SCAN = (
+    "text_tokens",
+    "shingle_hashes",
+    "window_minhashes",
+    "band_keys",
+    "bucket_starts",
+    "shared_positions",
+    "chain_pairs",
+)
+
+
 def warm_up() -> None:
-    """Compile (or load from the cache) every kernel now, e.g. before worker processes fork."""
-    a = np.ones(2, dtype=np.uint64)
-    out = np.empty((1, 2), dtype=np.uint64)
-    block_minhashes(np.ones(3, dtype=np.uint64), np.array([0, 3], dtype=np.int64), a, a, out)
-    pairs = np.zeros(1, dtype=np.int64)
-    chain_pairs(pairs, pairs, 1, 1, np.empty(1, dtype=np.int64))
+    """Load the kernels a scan runs (from numba's cache, or compile them) now, e.g. before worker
+    processes fork, so that they inherit them instead of each loading them; the others load on first use."""
+    for name in _SCAN:
+        _KERNELS[name].load()
     keys = np.zeros(1, dtype=np.uint64)
-    text_tokens(np.zeros(1, dtype=np.uint8), np.zeros(128, dtype=np.uint8), np.zeros(0x10000, dtype=np.uint8))
-    shingle_hashes(keys, 1, keys.copy())
-    shared_positions(keys, np.zeros(2, dtype=np.int64), keys, 1, 1)
-    # Index tables may be memory maps (read-only) or built in memory, their buckets int32 or int64.
-    for buckets in (np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int64)):
-        for table in (keys, _read_only(keys)):
-            for bucket_table in (buckets, _read_only(buckets)):
-                key_ranges(table, bucket_table, np.uint64(63), keys, pairs, pairs.copy())
+    pairs = np.zeros(1, dtype=np.int64)
+    # key_ranges is compiled per argument types. Keys are memory-mapped (read-only) or in memory;
+    # buckets are int32 (int64 beyond 2^31 keys, loaded when met), mapped from the registry or built.
+    buckets = np.zeros(2, dtype=np.int32)
+    for table in (keys, _read_only(keys)):
+        for bucket_table in (buckets, _read_only(buckets)):
+            key_ranges(table, bucket_table, np.uint64(63), keys, pairs, pairs.copy())
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

@@ -1,0 +1,80 @@
+"""Loading the compiled kernels: lazily, only those used, and without numba importing scipy.linalg.
+
+Each test runs in a fresh interpreter: what a process has imported is the thing under test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(code: str) -> str:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_command_line_imports_no_numba_until_a_kernel_runs() -> None:
+    out = _run(
+        """
+        import sys
+        import auditor.cli, auditor.fingerprint, auditor.normalize, auditor.kernels
+        print("numba" in sys.modules)
+        """
+    )
+    assert out == "False"
+
+
+def test_a_scan_warm_up_loads_its_kernels_without_scipy_linalg() -> None:
+    out = _run(
+        """
+        import sys
+        from auditor import kernels
+        kernels.warm_up()
+        from numba.np import arraymath, linalg
+        loaded = sorted(n for n, k in kernels._KERNELS.items() if k.dispatcher is not None)
+        print("scipy.linalg" in sys.modules, arraymath.ensure_blas is linalg.ensure_blas, loaded)
+        """
+    )
+    scan = sorted([*__import__("auditor.kernels").kernels._SCAN, "key_ranges"])
+    assert out == f"False True {scan}"
+
+
+def test_numba_linear_algebra_still_works_after_the_kernels_load() -> None:
+    # ensure_blas is restored: np.dot jitted afterwards uses BLAS (importing scipy.linalg then).
+    out = _run(
+        """
+        import sys
+        import numba
+        import numpy as np
+        from auditor import kernels
+        kernels.warm_up()
+        a = np.arange(6.0).reshape(2, 3)
+        print(numba.njit(lambda x: np.dot(x, x.T))(a).tolist(), "scipy.linalg" in sys.modules)
+        print(numba.njit(lambda x, y: np.convolve(x, y))(a[0], a[1]).tolist())
+        """
+    )
+    assert out.splitlines() == ["[[5.0, 14.0], [14.0, 50.0]] True", "[0.0, 3.0, 10.0, 13.0, 10.0]"]
+
+
+def test_every_kernel_loads_and_takes_its_dispatchers_place() -> None:
+    out = _run(
+        """
+        from auditor import kernels
+        for name, kernel in kernels._KERNELS.items():
+            dispatcher = kernel.load()
+            assert getattr(kernels, name) is dispatcher, name
+            assert kernel.signature is None or len(dispatcher.signatures) == 1, name
+        print(len(kernels._KERNELS))
+        """
+    )
+    assert int(out) == 18
