@@ -24,8 +24,9 @@ and ``registry add`` gives the registry a fresh build of all its sources would g
 
 The ``.arrow`` files are uncompressed Arrow IPC, memory-mapped when a scan opens the registry: worker
 processes share one copy of the index in the page cache, and only the pages a scan touches are read.
-Opening checks every file against a fast xxh3-128 checksum in the manifest (corruption, truncation);
-``registry info`` checks the sha256 digests too.
+Opening checks every file against a fast xxh3-128 checksum in the manifest (corruption, truncation),
+except the files verified before whose size, times and inode are unchanged since (recorded in the
+per-user cache, see :class:`_Verified`); ``registry info`` checks the sha256 digests of all files.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import mmap
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,7 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from auditor import __version__, kernels
+from auditor import __version__, cache, kernels
 from auditor.catalogue import CATALOGUE_SUFFIXES, CatalogueRow, edition_key, read_catalogue
 from auditor.errors import RegistryError, UsageError
 from auditor.extract import Extracted, ExtractionError, extract, format_of
@@ -1518,9 +1520,13 @@ def verify_files(
 ) -> None:
     """Check data files (all, or ``names``) against the manifest (corruption, truncation, tampering).
 
+    A file whose xxh3-128 checksum was verified before is not read again while its status (size,
+    modification and change times, inode, device) is the one recorded then (see :class:`_Verified`).
+
     Args:
-        full: compare sha256 digests (reads at ~0.3 GB/s); otherwise the xxh3-128 checksums (many
-            GB/s), which catch any accidental change but are not a defence against a forger.
+        full: compare sha256 digests (reads at ~0.3 GB/s) of every file, trusting no earlier check;
+            otherwise the xxh3-128 checksums (many GB/s), which catch any accidental change but are
+            not a defence against a forger.
     """
     files = manifest.get("files", {})
     checksums = manifest.get("checksums", {})
@@ -1532,12 +1538,16 @@ def verify_files(
         )
     expected_of = files if full else checksums
     wanted = set(files) if names is None else set(names)
+    verified = None if full else _Verified.load(Path(path))
     for name_, expected in sorted(expected_of.items()):
         if name_ not in wanted:
             continue
         file_path = Path(path) / name_
         if not file_path.is_file():
             raise RegistryError(f"{path}: {name_} is missing; the registry is incomplete")
+        if verified is not None and verified.unchanged(name_, file_path, expected):
+            continue
+        before = _file_status(file_path)
         actual = _sha256_file(file_path) if full else _checksum_file(file_path)
         if actual != expected:
             algo, _, got = actual.rpartition(":")
@@ -1546,6 +1556,92 @@ def verify_files(
                 f"{path}: {name_} has {algo or 'sha256'} {got[:12]}…, the manifest says {want[:12]}…; "
                 "the registry is corrupt or was altered — rebuild it"
             )
+        if verified is not None:
+            verified.record(name_, file_path, expected, before)
+    if verified is not None:
+        verified.save()
+
+
+# A file changed less than this long before it was verified is not recorded as verified: a change
+# within the same tick of a coarse file system clock (FAT: 2 s) would leave its times as they were.
+_RACY_NS = 3_000_000_000
+
+
+def _file_status(path: Path) -> list[int]:
+    """What :class:`_Verified` compares: size, modification and change times (ns), inode, device."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+class _Verified:
+    """The registry files whose checksum was verified, with their status then (size, mtime, ctime,
+    inode, device), kept in the per-user cache (:mod:`auditor.cache`), one small JSON file per
+    registry folder, like git's index: a file whose status is unchanged is not read again.
+
+    What the status catches: any write through the file system changes the change time (ctime),
+    which no user can set back (``touch``/``os.utime`` restore the modification time only and set
+    ctime to now); truncating or extending changes the size; replacing the file (a new copy moved
+    over it, a rebuild) changes the inode. What it cannot catch: a change that bypasses the file
+    system — a disk or memory fault, a write to the raw device, a file system bug — or a forger who
+    resets the system clock. Those are what ``auditor registry info`` is for: it reads every file
+    and checks its sha256, trusting nothing recorded here (and ``AUDITOR_CACHE_DIR=off`` makes every
+    scan read every file again).
+    """
+
+    VERSION = 1
+
+    def __init__(self, registry: Path, name: str, files: dict[str, Any]) -> None:
+        self.registry = registry
+        self.name = name
+        self.files = files
+        self.changed = False
+        self.started = time.time_ns()
+
+    @classmethod
+    def load(cls, registry: Path) -> _Verified:
+        where = str(registry.resolve())
+        name = f"verified/{hashlib.sha256(where.encode()).hexdigest()[:32]}.json"
+        files: dict[str, Any] = {}
+        data = cache.read_bytes(name)
+        if data is not None:
+            try:
+                saved = json.loads(data)
+                if saved.get("version") == cls.VERSION and saved.get("registry") == where:
+                    files = dict(saved["files"])
+            except (ValueError, TypeError, KeyError, AttributeError):
+                files = {}
+        return cls(registry, name, files)
+
+    def unchanged(self, name: str, path: Path, checksum: str) -> bool:
+        """Whether ``path`` was verified to have ``checksum`` and its status is still the same."""
+        seen = self.files.get(name)
+        if not isinstance(seen, dict) or seen.get("checksum") != checksum:
+            return False
+        try:
+            return bool(seen.get("status") == _file_status(path))
+        except OSError:
+            return False
+
+    def record(self, name: str, path: Path, checksum: str, before: list[int]) -> None:
+        """Record ``path`` as verified, if its status did not change while it was read and its last
+        change is older than :data:`_RACY_NS`; forget it otherwise."""
+        try:
+            after = _file_status(path)
+        except OSError:
+            after = []
+        settled = after == before and max(before[1], before[2]) < self.started - _RACY_NS
+        if settled:
+            self.files[name] = {"checksum": checksum, "status": before}
+        elif self.files.pop(name, None) is None:
+            return
+        self.changed = True
+
+    def save(self) -> None:
+        if self.changed:
+            where = str(self.registry.resolve())
+            data = {"version": self.VERSION, "registry": where, "files": self.files}
+            cache.write_bytes(self.name, json.dumps(data, sort_keys=True).encode())
+            self.changed = False
 
 
 def _check_config(path: Path, manifest: dict[str, Any], config: FingerprintConfig) -> None:

@@ -47,6 +47,17 @@ class Words:
 
 
 @pytest.fixture(scope="session")
+def _cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("auditor-cache")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(monkeypatch: pytest.MonkeyPatch, _cache_root: Path) -> None:
+    """Tests never read or write the user's cache (auditor.cache): they share one of their own."""
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(_cache_root))
+
+
+@pytest.fixture(scope="session")
 def words() -> Words:
     return Words(7)
 

@@ -2,7 +2,9 @@
 
 import hashlib
 import json
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -592,3 +594,114 @@ def test_a_build_gives_the_same_files_in_threads_in_one_thread_and_through_a_map
     assert threaded["files"] == single["files"] == mapped["files"]
     assert threaded["checksums"] == single["checksums"] == mapped["checksums"]
     assert threaded["counts"]["boilerplate_shingles"] > 0
+
+
+# --- Verified files are not read again while their status is unchanged (registry._Verified) ---------
+
+
+@pytest.fixture
+def verified_copy(tmp_path, small_registry, monkeypatch):
+    """A copy of the small registry, opened once so that its files are recorded as verified (the racy
+    window is 0: the copies are younger than the real 3 s), and a counter of the files hashed since."""
+    copy = tmp_path / "copy"
+    shutil.copytree(small_registry.path, copy)
+    monkeypatch.setattr(registry_module, "_RACY_NS", 0)
+    WorkRegistry(copy)
+    hashed = []
+    real = registry_module._checksum_file
+
+    def counting(path):
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(registry_module, "_checksum_file", counting)
+    return copy, hashed
+
+
+def test_verified_files_are_not_read_again_while_unchanged(verified_copy):
+    copy, hashed = verified_copy
+    WorkRegistry(copy)
+    assert hashed == []
+    (copy / "isbns.parquet").touch()  # a new mtime and ctime: that file alone is read again
+    WorkRegistry(copy)
+    assert hashed == ["isbns.parquet"]
+
+
+def test_a_byte_changed_with_size_and_times_restored_is_caught(verified_copy):
+    copy, _ = verified_copy
+    target = copy / "bands.arrow"
+    before = target.stat()
+    with target.open("r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = target.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+    with pytest.raises(RegistryError, match=r"bands\.arrow has xxh3_128"):
+        WorkRegistry(copy)  # the change time moved, and no user can set it back
+
+
+def test_truncated_and_replaced_files_are_caught(verified_copy):
+    copy, _ = verified_copy
+    target = copy / "tokens.arrow"
+    data = target.read_bytes()
+    target.write_bytes(data[:-8])
+    with pytest.raises(RegistryError, match=r"tokens\.arrow has xxh3_128"):
+        WorkRegistry(copy)
+    replacement = copy / "replacement"
+    replacement.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    stat = (copy / "passages.parquet").stat()
+    os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    target.write_bytes(data)
+    os.replace(replacement, target)
+    with pytest.raises(RegistryError, match=r"tokens\.arrow has xxh3_128"):
+        WorkRegistry(copy)
+
+
+def test_files_changed_just_before_verification_are_not_trusted(tmp_path, small_registry, monkeypatch):
+    copy = tmp_path / "copy"
+    shutil.copytree(small_registry.path, copy)  # new files: changed less than _RACY_NS ago
+    WorkRegistry(copy)
+    hashed = []
+    real = registry_module._checksum_file
+    monkeypatch.setattr(registry_module, "_checksum_file", lambda p: hashed.append(p.name) or real(p))
+    WorkRegistry(copy)
+    assert len(hashed) == len(json.loads((copy / "manifest.json").read_text())["checksums"])
+
+
+@pytest.mark.parametrize("cache", ["off", "unwritable"])
+def test_without_a_usable_cache_every_open_reads_every_file(verified_copy, monkeypatch, tmp_path, cache):
+    copy, hashed = verified_copy
+    if cache == "off":
+        monkeypatch.setenv("AUDITOR_CACHE_DIR", "off")
+    else:
+        (tmp_path / "a-file").write_text("")
+        monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "a-file" / "cache"))
+    WorkRegistry(copy)
+    WorkRegistry(copy)
+    assert len(hashed) == 2 * len(json.loads((copy / "manifest.json").read_text())["checksums"])
+
+
+def test_the_full_check_trusts_no_earlier_verification(verified_copy, monkeypatch):
+    copy, _ = verified_copy
+    digested = []
+    real = registry_module._sha256_file
+    monkeypatch.setattr(registry_module, "_sha256_file", lambda p: digested.append(p.name) or real(p))
+    WorkRegistry(copy, full_check=True)
+    assert sorted(digested) == sorted(json.loads((copy / "manifest.json").read_text())["files"])
+
+
+def test_a_corrupt_verification_record_is_ignored(verified_copy):
+    copy, hashed = verified_copy
+    records = list((Path(os.environ["AUDITOR_CACHE_DIR"]) / "verified").glob("*.json"))
+    assert records
+    for record in records:
+        record.write_text("{not json")
+    WorkRegistry(copy)
+    assert len(hashed) == len(json.loads((copy / "manifest.json").read_text())["checksums"])
