@@ -1,11 +1,13 @@
 import unicodedata
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from auditor import normalize
+from auditor import cache, normalize
 from auditor.normalize import _tokenize_reference, token_hash, tokenize, tokenize_many
 
 
@@ -378,3 +380,58 @@ def test_texts_whose_non_ascii_characters_only_separate_take_the_compiled_path()
         raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
         assert kernels.text_tokens(raw, normalize._ASCII_FOLD_TABLE, normalize._separators())[0] == -1
         assert_same_as_reference(text)
+
+
+# --- The tables from the per-user cache (auditor.cache) ------------------------------------------------
+
+
+def _cached_tables_file() -> Path:
+    folder = cache.cache_dir()
+    assert folder is not None
+    return folder / normalize._tables_cache_name()
+
+
+def test_tables_from_the_cache_equal_the_reference_build() -> None:
+    reference = normalize._build_bmp_tables()
+    path = _cached_tables_file()
+    path.unlink(missing_ok=True)
+    for source in ("built", "cached"):
+        classes, fold = normalize._bmp_tables.__wrapped__()
+        assert path.is_file(), source
+        assert classes.dtype == reference[0].dtype and fold.dtype == reference[1].dtype
+        assert np.array_equal(classes, reference[0]), source
+        assert np.array_equal(fold, reference[1]), source
+    assert np.array_equal(normalize._separators(), (reference[0] == 0).astype(np.uint8))
+
+
+def test_a_damaged_tables_file_is_rebuilt_and_replaced() -> None:
+    reference = normalize._build_bmp_tables()
+    path = _cached_tables_file()
+    normalize._bmp_tables.__wrapped__()
+    good = path.read_bytes()
+    for bad in (good[:-1], good[:40] + bytes([good[40] ^ 1]) + good[41:], b""):
+        path.write_bytes(bad)
+        classes, fold = normalize._bmp_tables.__wrapped__()
+        assert np.array_equal(classes, reference[0]) and np.array_equal(fold, reference[1])
+        assert path.read_bytes() == good
+
+
+def test_the_tables_file_is_named_after_what_they_are_built_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    name = normalize._tables_cache_name()
+    assert normalize._tables_cache_name() == name
+    monkeypatch.setattr(normalize.unicodedata, "unidata_version", "0.0.0")
+    assert normalize._tables_cache_name() != name
+    monkeypatch.undo()
+    monkeypatch.setattr(normalize, "_SLOW", 16)
+    assert normalize._tables_cache_name() != name
+    monkeypatch.undo()
+    monkeypatch.setattr(normalize._single_fold, "__code__", (lambda ch: ch.casefold()).__code__)
+    assert normalize._tables_cache_name() != name
+
+
+def test_without_a_usable_cache_the_tables_are_built(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "a-file" / "cache"))
+    classes, fold = normalize._bmp_tables.__wrapped__()
+    reference = normalize._build_bmp_tables()
+    assert np.array_equal(classes, reference[0]) and np.array_equal(fold, reference[1])
