@@ -9,7 +9,10 @@ not arithmetic, is the cost.
 
 Every function has a plain numpy or Python twin next to the code that calls it (:mod:`auditor.fingerprint`,
 :mod:`auditor.match`, :mod:`auditor.keyindex`) that tests compare it with. Compiled code is cached on
-disk (``cache=True``), so only the first run on a machine compiles.
+disk (``cache=True``), so only the first run on a machine compiles. Even so, loading costs: importing
+numba ~0.4 s, readying its CPU target ~0.5 s once, ~10 ms per kernel. So nothing is loaded at import:
+each kernel loads on its first call, a command that runs none never imports numba, and a scan loads
+the kernels it runs (:func:`warm_up`), not those that build registries.
 """
 
 from __future__ import annotations

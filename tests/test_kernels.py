@@ -74,7 +74,9 @@ def test_every_kernel_loads_and_takes_its_dispatchers_place() -> None:
             dispatcher = kernel.load()
             assert getattr(kernels, name) is dispatcher, name
             assert kernel.signature is None or len(dispatcher.signatures) == 1, name
-        print(len(kernels._KERNELS))
+        left = [name for name, value in vars(kernels).items() if isinstance(value, kernels._Kernel)]
+        print(len(kernels._KERNELS), left)
         """
     )
-    assert int(out) == 18
+    count, left = out.split(" ", 1)
+    assert int(count) >= 18 and left == "[]"
