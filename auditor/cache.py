@@ -7,6 +7,9 @@ full disk, a corrupt or foreign file — means "not cached", never an error.
 Location: ``$AUDITOR_CACHE_DIR`` if set (empty, ``off`` or ``0``: no cache at all), else
 ``$XDG_CACHE_HOME/auditor``, else ``~/.cache/auditor``. This module is the one place outside the
 command line that reads the environment for it, so the library and the command line agree.
+
+What is cached is trusted like the user's own files (a forged verification record or table would
+mislead a scan), so the folders made here are private (0700) and the files 0600.
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ def write_bytes(name: str, data: bytes) -> bool:
         return False
     target = root / name
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        # The cache folder and those in it are private; folders above it are made as usual.
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError:
         return False

@@ -40,3 +40,11 @@ def test_an_unusable_cache_is_no_cache(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert cache.read_bytes("x") is None
     monkeypatch.setenv("AUDITOR_CACHE_DIR", "off")
     assert not cache.write_bytes("x", b"data")
+
+
+def test_the_cache_is_private(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AUDITOR_CACHE_DIR", str(tmp_path / "home" / "cache"))
+    assert cache.write_bytes("sub/x", b"data")
+    for path in (tmp_path / "home" / "cache", tmp_path / "home" / "cache" / "sub"):
+        assert path.stat().st_mode & 0o777 == 0o700, path
+    assert (tmp_path / "home" / "cache" / "sub" / "x").stat().st_mode & 0o777 == 0o600
