@@ -48,6 +48,7 @@ STATE_DIR = ".auditor-state"
 
 _PLAIN = (str, int, float, bool, type(None))
 _FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass's field names (other types: none), once per type
+_HINTS: dict[type, list[tuple[str, Any]]] = {}  # a dataclass's fields with their types, once per type
 
 
 def encode(value: Any) -> Any:
@@ -92,8 +93,11 @@ def decode(data: Any, hint: Any) -> Any:
     if hint is Evidence:
         return Evidence(data["record_text"], data["work_text"])
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        hints = typing.get_type_hints(hint)
-        return hint(**{f.name: decode(data[f.name], hints[f.name]) for f in dataclasses.fields(hint)})
+        fields = _HINTS.get(hint)
+        if fields is None:  # evaluating the annotations is slow: once per type, not once per value
+            hints = typing.get_type_hints(hint)
+            fields = _HINTS[hint] = [(f.name, hints[f.name]) for f in dataclasses.fields(hint)]
+        return hint(**{name: decode(data[name], kind) for name, kind in fields})
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint(data)
     if hint is float and isinstance(data, int):
