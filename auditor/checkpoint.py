@@ -30,6 +30,7 @@ import os
 import shutil
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -119,7 +120,8 @@ class InputCheckpoint:
         records: records audited.
         skipped_rows: records skipped.
         skipped: every Skipped the input gave (rows and file-level notes), in reading order.
-        findings: per record with findings, its row and its raw findings (before suppression).
+        findings: per record with findings, its row and its raw findings (before suppression); any
+            iterable that can be iterated again (a scan gives its findings spill's, read as written).
         tally: the input's source tally (after suppression, which the run key covers).
     """
 
@@ -129,7 +131,7 @@ class InputCheckpoint:
     records: int = 0
     skipped_rows: int = 0
     skipped: list[Skipped] = field(default_factory=list)
-    findings: list[tuple[int, list[Finding]]] = field(default_factory=list)
+    findings: Iterable[tuple[int, list[Finding]]] = field(default_factory=list)
     tally: SourceTally = field(default_factory=SourceTally)
 
 

@@ -399,11 +399,14 @@ def _output_names() -> set[str]:
 
 def decide_exit_code(result: AuditResult, fail_on: Severity | None, strict: bool) -> int:
     """The contract's exit code for a completed scan."""
+    from auditor.spill import count_findings
+
     if result.records_scanned == 0:
         return EXIT_INCOMPLETE
     if strict and result.skipped:
         return EXIT_INCOMPLETE
-    if fail_on is not None and any(f.severity >= fail_on for f in result.findings if f.suppressed is None):
+    worst = count_findings(result.findings).worst  # a scan's spill answers from its index, unread
+    if fail_on is not None and worst is not None and worst >= fail_on:
         return EXIT_FINDINGS
     return EXIT_CLEAN
 
@@ -547,6 +550,7 @@ def scan(
     from auditor.report import build_report
     from auditor.reporters import get_reporter, write_report
     from auditor.rules import load_rule_set
+    from auditor.spill import FindingSpill
     from auditor.suppress import load_suppressor
 
     chosen = _parse_formats(formats)
@@ -602,21 +606,28 @@ def scan(
         click.echo(f"auditor: warning: {store.failed}; a --resume would scan those inputs again", err=True)
     elif resume and not quiet:
         click.echo(f"resumed: {store.restored} input(s) restored from checkpoints", err=True)
-    code = decide_exit_code(result, threshold, strict)
-    report = build_report(result, command=list(_COMMAND), exit_code=code, rules=rule_set.describe())
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in chosen:
-        reporter = get_reporter(name)
-        target = outdir / reporter.filename
-        try:
-            write_report(target, reporter.stream(report))
-        except OSError as exc:  # a full disk: the previous file is intact, the run is not complete
-            reason = exc.strerror or exc
-            _fail(f"cannot write {target}: {reason}; any previous {target.name} is unchanged", EXIT_INTERNAL)
-        written.append(target)
-    if not quiet:
-        _print_summary(report, written, threshold)
+    # The findings are in the scan's spill file (in OUTDIR/.auditor-state), which every format is
+    # rendered from; it is removed once they are written, or when writing them fails or is interrupted.
+    with contextlib.ExitStack() as cleanup:
+        if isinstance(result.findings, FindingSpill):
+            cleanup.callback(result.findings.close)
+        code = decide_exit_code(result, threshold, strict)
+        report = build_report(result, command=list(_COMMAND), exit_code=code, rules=rule_set.describe())
+        outdir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in chosen:
+            reporter = get_reporter(name)
+            target = outdir / reporter.filename
+            try:
+                write_report(target, reporter.stream(report))
+            except OSError as exc:  # a full disk: the previous file is intact, the run is not complete
+                reason = exc.strerror or exc
+                _fail(
+                    f"cannot write {target}: {reason}; any previous {target.name} is unchanged", EXIT_INTERNAL
+                )
+            written.append(target)
+        if not quiet:
+            _print_summary(report, written, threshold)
     raise _Exit("", code)
 
 

@@ -45,6 +45,7 @@ from auditor.readers.stream import open_regular
 from auditor.registry import WorkRegistry
 from auditor.rules import RuleSet
 from auditor.sources import SourceKeys, SourceTally, source_keys
+from auditor.spill import FindingSpill
 from auditor.suppress import Suppressor
 
 BATCH_RECORDS = 256
@@ -464,30 +465,53 @@ def scan(
     counts: dict[str, list[int]] = {}
     # Another engine audits elsewhere: this process then only merges, and needs no auditor of its own.
     auditor = RecordAuditor(registries, rules, options) if engine is None else None
-    findings: list[Finding] = []
+    # Findings go to a spill file as they come (made once the checkpoints' folder, where it goes, is
+    # locked): memory does not grow with them. What the works' presence needs is kept per work and per
+    # book, not per record: spans merged as they pile up, and a count of the records copying each book.
+    findings: FindingSpill | None = None
     tally = SourceTally()
     work_spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    work_records: dict[tuple[str, str], set[tuple[str, int]]] = {}
+    merge_at: dict[tuple[str, str], int] = {}  # a work's spans are merged when they are this many
+    book_of: dict[tuple[str, str], tuple[str, str]] = {}  # (registry, work id) → (registry, book)
+    book_records: dict[tuple[str, str], int] = {}
+    by_name = {r.name: r for r in registries}
     records_done = 0
 
-    # Raw findings and source tally of each input being audited, kept until the input is complete.
-    open_inputs: dict[str, tuple[list[tuple[int, list[Finding]]], SourceTally]] = {}
+    # The spill position where each input being audited starts, and its source tally, kept until the
+    # input is complete (its checkpoint's findings are read back from the spill).
+    open_inputs: dict[str, tuple[int, SourceTally]] = {}
 
-    def take(input_name: str, row: int, raw: list[Finding]) -> list[Finding]:
+    def take(raw: Sequence[Finding]) -> Sequence[Finding]:
+        """Suppress and spill one record's findings, and count what they copy."""
+        assert findings is not None, "findings taken before the scan began"
         found = suppressor.apply(raw) if suppressor is not None else raw
         findings.extend(found)
+        books: set[tuple[str, str]] = set()
         for f in found:
             if f.work is None or f.kind not in ("near-duplicate", "exact-duplicate"):
                 continue
             # Per edition, in its own offsets; _presence merges the editions of a book.
             for work, spans in ((f.work, f.spans), *((e.work, e.spans) for e in f.editions)):
                 key = (work.registry, work.id)
-                work_records.setdefault(key, set()).add((input_name, row))
-                work_spans.setdefault(key, []).extend(
+                book = book_of.get(key)
+                if book is None:
+                    registry = by_name[work.registry]
+                    book = book_of[key] = (
+                        work.registry,
+                        registry.refs[registry.index_of(work.id)].group or work.id,
+                    )
+                books.add(book)
+                intervals = work_spans.setdefault(key, [])
+                intervals.extend(
                     (s.work_start, s.work_end)
                     for s in spans
                     if s.work_start is not None and s.work_end is not None
                 )
+                if len(intervals) >= merge_at.get(key, _MERGE_SPANS):
+                    intervals[:] = _union(intervals)
+                    merge_at[key] = max(_MERGE_SPANS, 2 * len(intervals))
+        for book in books:  # a record counts once for each book it copies, whatever the editions
+            book_records[book] = book_records.get(book, 0) + 1
         return found
 
     sizes = {item.name: item.size for item in inputs}
@@ -497,12 +521,11 @@ def scan(
 
     def consume(batch: list[Record], audited: _Audited, event: _Event) -> None:
         nonlocal records_done, bytes_done, open_bytes, open_records
+        assert findings is not None, "batches consumed before the scan began"
         results, keys = audited
         for record, raw, record_keys in zip(batch, results, keys, strict=True):
-            found = take(record.input, record.row, raw)
-            kept, input_tally = open_inputs.setdefault(record.input, ([], SourceTally()))
-            if raw:
-                kept.append((record.row, raw))
+            _, input_tally = open_inputs.setdefault(record.input, (len(findings), SourceTally()))
+            found = take(raw)
             worst = max((f.severity for f in found if f.suppressed is None), default=None)
             input_tally.add_keys(record_keys, worst)
         records_done += len(batch)
@@ -513,15 +536,15 @@ def scan(
             open_records += event.records
             open_bytes += event.span_bytes
         if isinstance(event, _Replay):
-            for row, raw in event.checkpoint.findings:
-                take(event.checkpoint.name, row, raw)
+            for _, raw in event.checkpoint.findings:
+                take(raw)
             tally.merge(event.checkpoint.tally)
             records_done += event.checkpoint.records
         elif isinstance(event, _Remote):
             audit, input_tally, kept = event.audit, SourceTally(), []
             input_tally.merge(audit.clean)
             for row, raw, record_keys in audit.found:
-                found = take(audit.name, row, raw)
+                found = take(raw)
                 kept.append((row, raw))
                 worst = max((f.severity for f in found if f.suppressed is None), default=None)
                 input_tally.add_keys(record_keys, worst)
@@ -542,7 +565,8 @@ def scan(
                 )
         elif isinstance(event, _InputDone):
             complete = event.checkpoint
-            complete.findings, complete.tally = open_inputs.pop(complete.name, ([], SourceTally()))
+            start, complete.tally = open_inputs.pop(complete.name, (len(findings), SourceTally()))
+            complete.findings = findings.raw(start)  # read from the spill as the checkpoint is written
             tally.merge(complete.tally)
             if checkpoints is not None:
                 checkpoints.save(complete)
@@ -567,8 +591,13 @@ def scan(
         work = (registries, rules, options)
         batches = _remote_batches(engine, inputs, work, skipped, counts, digests, checkpoints)
         workers = 1  # the engine audits; this process only takes its results in order
+    findings = FindingSpill(checkpoints.folder if checkpoints is not None else None)
     try:
         _run(batches, auditor, consume, workers)
+        works = _presence(registries, work_spans, book_of, book_records)
+    except BaseException:
+        findings.close()  # an error or Ctrl-C: no result will hold the spill
+        raise
     finally:
         if checkpoints is not None:
             checkpoints.close()
@@ -587,9 +616,9 @@ def scan(
         inputs=summaries,
         registries=tuple(r.info for r in registries),
         rule_packs=rules.packs,
-        findings=tuple(findings),
+        findings=findings,
         skipped=tuple(sorted(skipped, key=lambda s: (s.input, s.row if s.row is not None else -1))),
-        works=_presence(registries, work_spans, work_records),
+        works=works,
         sources=tally.ranked(),
         sources_by=tally.ranked_by(),
         records_scanned=records_done,
@@ -823,10 +852,30 @@ def _suppression_fields(suppressor: Suppressor | None) -> dict[str, Any]:
     }
 
 
+_MERGE_SPANS = 256
+"""Matched spans kept per work before they are merged into their union (coverage needs only that);
+after a merge, twice as many as the union has, so merging stays linear in the spans."""
+
+
+def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of half-open intervals as disjoint ones, in order (empty ones dropped)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(intervals):
+        if end <= start:
+            continue
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
 def _presence(
     registries: Sequence[WorkRegistry],
     spans: dict[tuple[str, str], list[tuple[int, int]]],
-    records: dict[tuple[str, str], set[tuple[str, int]]],
+    books: dict[tuple[str, str], tuple[str, str]],
+    records: dict[tuple[str, str], int],
 ) -> tuple[WorkPresence, ...]:
     """How much of each book was found: one entry per (registry, edition group).
 
@@ -839,28 +888,23 @@ def _presence(
 
     Args:
         registries: the registries of the scan.
-        spans: per (registry, work id), the work offsets of every span matched in that edition.
-        records: per (registry, work id), the (input, row) of every record that copies that edition.
+        spans: per (registry, work id), the work offsets of spans matched in that edition (any of them
+            may already be merged into their union).
+        books: per (registry, work id) of every edition copied, its book: (registry, edition group).
+        records: per book, the records that copy any edition of it.
     """
 
     def coverage(intervals: list[tuple[int, int]], chars: int) -> float:
-        covered = 0
-        end_so_far = -1
-        for start, end in sorted(intervals):
-            start = max(start, end_so_far)
-            if end > start:
-                covered += end - start
-            end_so_far = max(end_so_far, end)
+        covered = sum(end - start for start, end in _union(intervals))
         return covered / chars if chars else 0.0
 
     by_name = {r.name: r for r in registries}
-    books: dict[tuple[str, str], list[int]] = {}
-    for registry_name, work_id in records:
-        registry = by_name[registry_name]
-        idx = registry.index_of(work_id)
-        books.setdefault((registry_name, registry.refs[idx].group or work_id), []).append(idx)
+    editions_of: dict[tuple[str, str], list[int]] = {}
+    for (registry_name, work_id), book in books.items():
+        editions_of.setdefault(book, []).append(by_name[registry_name].index_of(work_id))
     out: list[WorkPresence] = []
-    for (registry_name, _), editions in books.items():
+    for book, editions in editions_of.items():
+        registry_name = book[0]
         registry = by_name[registry_name]
         ids = {idx: registry.refs[idx].id for idx in editions}
         shares = {
@@ -868,14 +912,11 @@ def _presence(
             for idx in editions
         }
         best = min(editions, key=lambda idx: (-shares[idx], ids[idx]))
-        copies: set[tuple[str, int]] = set()
-        for idx in editions:
-            copies |= records[(registry_name, ids[idx])]
         out.append(
             WorkPresence(
                 work=registry.refs[best],
                 coverage=shares[best],
-                records=len(copies),
+                records=records[book],
                 work_tokens=registry.work_tokens(best),
                 editions=tuple(
                     registry.refs[idx] for idx in sorted(editions, key=ids.__getitem__) if idx != best

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -287,14 +287,15 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable id for baselines: the same rule on the same record (and work, and detail)."""
-        parts = [
-            self.rule_id,
-            self.record.input,
-            self.record.id,
-            self.work.id if self.work else "",
-            self.detail,
-        ]
-        return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return fingerprint_of(
+            self.rule_id, self.record.input, self.record.id, self.work.id if self.work else "", self.detail
+        )
+
+
+def fingerprint_of(rule_id: str, input: str, record_id: str, work_id: str, detail: str) -> str:
+    """A finding's fingerprint from its parts (``work_id`` "" without a work): see ``Finding.fingerprint``."""
+    parts = [rule_id, input, record_id, work_id, detail]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,12 +397,18 @@ class BaselineUse:
 
 @dataclass(frozen=True, slots=True)
 class AuditResult:
-    """Everything a scan found; reporters and the CLI turn it into files and an exit code."""
+    """Everything a scan found; reporters and the CLI turn it into files and an exit code.
+
+    ``findings`` are in scan order. A scan's result holds them in a :class:`auditor.spill.FindingSpill`
+    (a temporary file read back as they are used, so memory does not grow with the findings): it
+    supports ``len()``, iteration, indexing and ``==`` like the tuple a result built by hand may hold,
+    and its file lasts until ``result.findings.close()`` (or until the result is garbage-collected).
+    """
 
     inputs: tuple[InputSummary, ...]
     registries: tuple[RegistryInfo, ...]
     rule_packs: tuple[PackInfo, ...]
-    findings: tuple[Finding, ...]
+    findings: Sequence[Finding]
     skipped: tuple[Skipped, ...]
     works: tuple[WorkPresence, ...]
     sources: tuple[SourceRisk, ...]

@@ -2,94 +2,147 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 from auditor import __version__
-from auditor.models import (
-    SEVERITY_NAMES,
-    AuditResult,
-    Finding,
-    Score,
-    Severity,
-    SourceRisk,
-    Span,
-    Suppression,
-    WorkRef,
-)
+from auditor.checkpoint import encode
+from auditor.models import AuditResult, Finding, Severity, SourceRisk, Suppression, fingerprint_of
+from auditor.spill import FindingSpill, SpilledFindings, count_findings
 
 SCHEMA_VERSION = 1
+_LABELS = {int(s): s.label for s in Severity}
 
 
 def finding_record(finding: Finding) -> dict[str, Any]:
     """One finding as report.json writes it."""
-    record = finding.record
+    return encoded_record(encode(finding))
+
+
+def encoded_record(data: dict[str, Any]) -> dict[str, Any]:
+    """One finding as report.json writes it, from its checkpoint encoding (:func:`auditor.checkpoint.encode`,
+    the form a :class:`~auditor.spill.FindingSpill` holds): the only place a finding's record is made."""
+    record, work, score = data["record"], data["work"], data["score"]
     return {
-        "fingerprint": finding.fingerprint,
-        "rule_id": finding.rule_id,
-        "severity": finding.severity.label,
-        "kind": finding.kind,
-        "record": {"id": record.id, "input": record.input, "row": record.row, "url": record.url},
-        "work": _work_record(finding.work) if finding.work else None,
-        "score": _score_record(finding.score) if finding.score else None,
-        "spans": _span_records(finding.spans),
-        "evidence": [e.as_dict() for e in finding.evidence],
-        "message": finding.message,
-        "detail": finding.detail,
-        "suppressed": suppression_record(finding.suppressed),
+        "fingerprint": fingerprint_of(
+            data["rule_id"], record["input"], record["id"], work["id"] if work else "", data["detail"]
+        ),
+        "rule_id": data["rule_id"],
+        "severity": _LABELS[data["severity"]],
+        "kind": data["kind"],
+        "record": {"id": record["id"], "input": record["input"], "row": record["row"], "url": record["url"]},
+        "work": _work_record(work) if work else None,
+        "score": _score_record(score) if score else None,
+        "spans": _span_records(data["spans"]),
+        "evidence": [
+            {"record_text": e["record_text"], "work_text": e["work_text"]} for e in data["evidence"]
+        ],
+        "message": data["message"],
+        "detail": data["detail"],
+        "suppressed": _suppression(data["suppressed"]),
         "editions": [
             {
-                "work": _work_record(e.work),
-                "kind": e.kind,
-                "score": _score_record(e.score),
-                "spans": _span_records(e.spans),
+                "work": _work_record(e["work"]),
+                "kind": e["kind"],
+                "score": _score_record(e["score"]),
+                "spans": _span_records(e["spans"]),
             }
-            for e in finding.editions
+            for e in data["editions"]
         ],
     }
 
 
-def _work_record(work: WorkRef) -> dict[str, Any]:
+def _work_record(work: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": work.id,
-        "title": work.title,
-        "registry": work.registry,
-        "isbns": list(work.isbns),
-        "group": work.group or work.id,
+        "id": work["id"],
+        "title": work["title"],
+        "registry": work["registry"],
+        "isbns": list(work["isbns"]),
+        "group": work["group"] or work["id"],
     }
 
 
-def _score_record(score: Score) -> dict[str, Any]:
+def _score_record(score: dict[str, Any]) -> dict[str, Any]:
     return {
-        "similarity": round(score.similarity, 4),
-        "record_coverage": round(score.record_coverage, 4),
-        "matched_tokens": score.matched_tokens,
+        "similarity": round(score["similarity"], 4),
+        "record_coverage": round(score["record_coverage"], 4),
+        "matched_tokens": score["matched_tokens"],
     }
 
 
-def _span_records(spans: Sequence[Span]) -> list[dict[str, Any]]:
+def _span_records(spans: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
-            "record_start": s.record_start,
-            "record_end": s.record_end,
-            "work_start": s.work_start,
-            "work_end": s.work_end,
+            "record_start": s["record_start"],
+            "record_end": s["record_end"],
+            "work_start": s["work_start"],
+            "work_end": s["work_end"],
         }
         for s in spans
     ]
 
 
+def _suppression(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    keys = ("kind", "reason", "approver", "expires", "where")
+    return {key: data[key] for key in keys}
+
+
+class FindingRecords(Sequence[dict[str, Any]]):
+    """report.json's ``findings``: each finding's record made when it is read, never all at once.
+
+    A sequence (``len()``, iteration, indexing; a slice is another such sequence) over findings in
+    report order. Over a scan's spilled findings each pass reads them back from the spill file, so a
+    reporter may pass over them as often as it needs without the report holding them; ``==`` compares
+    the records with any sequence (a list read back from report.json).
+    """
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self._findings = findings
+
+    def __len__(self) -> int:
+        return len(self._findings)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> FindingRecords: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | FindingRecords:
+        if isinstance(index, slice):
+            return FindingRecords(self._findings[index])
+        if isinstance(self._findings, SpilledFindings):
+            return encoded_record(self._findings.encoded(index))
+        return finding_record(self._findings[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if isinstance(self._findings, SpilledFindings):
+            return map(encoded_record, self._findings.iter_encoded())
+        return map(finding_record, self._findings)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FindingRecords({len(self)} findings)"
+
+
+def in_report_order(findings: Sequence[Finding]) -> Sequence[Finding]:
+    """Findings in report order (:func:`sort_key`); a spill orders them from its index, unread."""
+    if isinstance(findings, FindingSpill):
+        return findings.in_order(sort_key)
+    return sorted(findings, key=sort_key)
+
+
 def suppression_record(suppression: Suppression | None) -> dict[str, Any] | None:
     """A finding's ``suppressed`` value: null, or why it does not count (see docs/suppressions.md)."""
-    if suppression is None:
-        return None
-    return {
-        "kind": suppression.kind,
-        "reason": suppression.reason,
-        "approver": suppression.approver,
-        "expires": suppression.expires,
-        "where": suppression.where,
-    }
+    return _suppression(encode(suppression))
 
 
 def _source_records(sources: Sequence[SourceRisk]) -> list[dict[str, Any]]:
@@ -126,25 +179,17 @@ def build_report(
 ) -> dict[str, Any]:
     """Turn a scan's result into the report.json record (see docs/report-schema.md).
 
+    The summary's counts are taken from the findings first (from a spill's index, without reading
+    it); ``findings`` is a :class:`FindingRecords` in report order, whose records are made as a
+    reporter reads them, so the record of a scan with millions of findings stays small.
+
     Args:
         result: what the scan found.
         command: the command line as run, for the chain of custody.
         exit_code: the exit code the CLI decided, written into the summary.
         rules: the active rules (id, name, severity, kind, description), for reporters that list them.
     """
-    findings = sorted(result.findings, key=sort_key)
-    by_severity = dict.fromkeys(SEVERITY_NAMES, 0)
-    suppressed_by_kind = {"baseline": 0, "waiver": 0}
-    suppressed_by_severity = dict.fromkeys(SEVERITY_NAMES, 0)
-    flagged: set[tuple[str, int]] = set()
-    for finding in findings:
-        if finding.suppressed is not None:
-            kind = finding.suppressed.kind
-            suppressed_by_kind[kind] = suppressed_by_kind.get(kind, 0) + 1
-            suppressed_by_severity[finding.severity.label] += 1
-            continue
-        by_severity[finding.severity.label] += 1
-        flagged.add((finding.record.input, finding.record.row))
+    counts = count_findings(result.findings)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "auditor", "version": __version__},
@@ -174,12 +219,12 @@ def build_report(
             "records_scanned": result.records_scanned,
             "records_skipped": sum(1 for s in result.skipped if s.row is not None),
             "inputs_skipped": sum(1 for s in result.skipped if s.row is None),
-            "records_flagged": len(flagged),
-            "by_severity": by_severity,
-            "suppressed": {**suppressed_by_kind, "by_severity": suppressed_by_severity},
+            "records_flagged": counts.flagged,
+            "by_severity": counts.by_severity,
+            "suppressed": {**counts.suppressed_by_kind, "by_severity": counts.suppressed_by_severity},
             "exit_code": exit_code,
         },
-        "findings": [finding_record(f) for f in findings],
+        "findings": FindingRecords(in_report_order(result.findings)),
         "sources": _source_records(result.sources),
         "sources_by": {kind: _source_records(ranked) for kind, ranked in result.sources_by.items()},
         "works": [

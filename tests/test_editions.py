@@ -219,8 +219,9 @@ def test_presence_measures_the_best_covered_edition_in_its_own_offsets(shelf):
     epub, pdf = reg.index_of("novel"), reg.index_of("novel-pdf")
     half_epub, half_pdf = reg.work_chars(epub) // 2, reg.work_chars(pdf) // 2
     spans = {("shelf", "novel"): [(0, half_epub)], ("shelf", "novel-pdf"): [(half_pdf, 2 * half_pdf)]}
-    records = {("shelf", "novel"): {("a", 1)}, ("shelf", "novel-pdf"): {("a", 1), ("b", 2)}}
-    (book,) = engine._presence([reg], spans, records)
+    group = ("shelf", reg.refs[epub].group or "novel")
+    books = {("shelf", "novel"): group, ("shelf", "novel-pdf"): group}
+    (book,) = engine._presence([reg], spans, books, {group: 2})
     # Unioned naively the two halves would claim the whole book; each edition has half of itself.
     assert book.coverage == pytest.approx(0.5, abs=0.01) and book.records == 2
     shares = {"novel": half_epub / reg.work_chars(epub), "novel-pdf": half_pdf / reg.work_chars(pdf)}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -82,13 +83,15 @@ def _element(tag: str, attributes: Iterable[tuple[str, str]], text: str) -> str:
 class _Suite:
     """One test suite: counted before anything is written, so its counts can lead its tag.
 
-    Its findings are kept as the report's own records; each one's case is made as it is written.
+    Its findings are kept as their positions in the report's findings; each one's record is read, and
+    its case made, as it is written.
     """
 
     def __init__(self, name: str, timestamp: str, classname: str, fail_rank: int | None) -> None:
         self.name, self.timestamp, self.classname, self.fail_rank = name, timestamp, classname, fail_rank
         self.first: list[str] = []
-        self.findings: list[dict[str, Any]] = []
+        self.findings: Sequence[dict[str, Any]] = ()
+        self.positions: Sequence[int] = ()
         self.last: list[str] = []
         self.failures = self.errors = self.skipped = 0
 
@@ -99,9 +102,12 @@ class _Suite:
             and not finding.get("suppressed")
         )
 
-    def add_findings(self, findings: list[dict[str, Any]]) -> None:
-        self.findings = findings
-        self.failures += sum(1 for finding in findings if self.fails(finding))
+    def add_findings(
+        self, findings: Sequence[dict[str, Any]], positions: Sequence[int], failures: int
+    ) -> None:
+        """The findings at ``positions`` of the report's ``findings``, ``failures`` of them failing."""
+        self.findings, self.positions = findings, positions
+        self.failures += failures
 
     def add_clean(self, clean: int) -> None:
         text = f"{clean} records were scanned and nothing was found."
@@ -110,7 +116,12 @@ class _Suite:
         )
 
     def counts(self) -> tuple[int, int, int, int]:
-        return len(self.first) + len(self.findings) + len(self.last), self.failures, self.errors, self.skipped
+        return (
+            len(self.first) + len(self.positions) + len(self.last),
+            self.failures,
+            self.errors,
+            self.skipped,
+        )
 
     def finding_case(self, finding: dict[str, Any]) -> str:
         record = finding.get("record") or {}
@@ -140,8 +151,8 @@ class _Suite:
         margin = "\n" + _INDENT * 2
         for case in self.first:
             yield margin + case
-        for finding in self.findings:
-            yield margin + self.finding_case(finding)
+        for position in self.positions:
+            yield margin + self.finding_case(self.findings[position])
         for case in self.last:
             yield margin + case
         yield "\n" + _INDENT + "</testsuite>"
@@ -153,13 +164,24 @@ def plan_junit(report: dict[str, Any]) -> list[_Suite]:
     fail_rank = failing_rank((report.get("run") or {}).get("command") or [])
     timestamp = str((report.get("run") or {}).get("started") or "")
 
-    by_input: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    # One pass over the findings: what each suite needs to know before its first case is written.
+    # Positions, failures and rows only: the findings are read again as the cases are written.
+    by_input: dict[str, array[int]] = defaultdict(lambda: array("q"))
+    by_source: dict[str, array[int]] = defaultdict(lambda: array("q"))
+    rows_by_input: dict[str, list[Any]] = defaultdict(list)
+    failures: Counter[tuple[str, str]] = Counter()
     sources = SourceIndex(report)
-    for finding in findings:
+    probe = _Suite("", "", "", fail_rank)
+    for position, finding in enumerate(findings):
         record = finding.get("record") or {}
-        by_input[str(record.get("input", ""))].append(finding)
-        by_source[sources.key_for(record)].append(finding)
+        path, key = str(record.get("input", "")), sources.key_for(record)
+        by_input[path].append(position)
+        by_source[key].append(position)
+        row = record.get("row")
+        rows_by_input[path].append(row)
+        if probe.fails(finding):
+            failures["input", path] += 1
+            failures["source", key] += 1
 
     suites: list[_Suite] = []
     skipped_inputs = {str(s.get("input", "")): s for s in report.get("skipped") or [] if s.get("row") is None}
@@ -185,8 +207,8 @@ def plan_junit(report: dict[str, Any]) -> list[_Suite]:
                 ("type", "input-skipped"),
             )
             suite.first.append(_case(path, "read input", _element("error", attributes, _s(reason))))
-        suite.add_findings(by_input.get(path, []))
-        flagged = len({(f.get("record") or {}).get("row") for f in by_input.get(path, [])})
+        suite.add_findings(findings, by_input.get(path, ()), failures["input", path])
+        flagged = len(set(rows_by_input.get(path, ())))
         clean = max(records[path] - flagged, 0)
         if clean:
             suite.add_clean(clean)
@@ -201,7 +223,7 @@ def plan_junit(report: dict[str, Any]) -> list[_Suite]:
     for key in dict.fromkeys(list(source_rows) + list(by_source)):
         suite = _Suite(f"source: {key}", timestamp, key, fail_rank)
         suites.append(suite)
-        suite.add_findings(by_source.get(key, []))
+        suite.add_findings(findings, by_source.get(key, ()), failures["source", key])
         row = source_rows.get(key)
         if row is not None:
             clean = max(int(row.get("records") or 0) - int(row.get("flagged") or 0), 0)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -88,7 +89,7 @@ def _editions(value: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _columns(findings: list[dict[str, Any]]) -> dict[str, Callable[[], list[Any]]]:
+def _columns(findings: Sequence[dict[str, Any]]) -> dict[str, Callable[[], list[Any]]]:
     """Each column of ``SCHEMA`` as a function that lists its values, one per finding."""
 
     def records() -> Iterator[dict[str, Any]]:
@@ -120,16 +121,32 @@ def _columns(findings: list[dict[str, Any]]) -> dict[str, Callable[[], list[Any]
     }
 
 
+BATCH_FINDINGS = 512
+"""Findings turned into Arrow arrays at a time."""
+
+
 def build_table(report: dict[str, Any]) -> pa.Table:
     """The findings of a report record as an Arrow table with ``SCHEMA``.
 
-    One column at a time: its Python values are listed, turned into an Arrow array and dropped, so
-    only one column is ever held as Python objects (``pa.table(dict, schema=SCHEMA)`` makes the same
-    arrays, in the same order, from lists of every column at once).
+    The findings are read once, :data:`BATCH_FINDINGS` at a time: each batch's records are listed
+    column by column into Arrow arrays and dropped, and each column's arrays are joined into one at
+    the end, so only one batch is ever held as Python objects (the same arrays, in the same order, as
+    ``pa.table(dict, schema=SCHEMA)`` makes from lists of every column at once).
     """
+    pieces: list[list[pa.Array]] = [[] for _ in SCHEMA]
     findings = report.get("findings") or []
-    columns = _columns(findings)
-    arrays = [pa.array(columns[field.name](), type=field.type) for field in SCHEMA]
+    batch: list[dict[str, Any]] = []
+    for finding in itertools.chain(findings, [None]):
+        if finding is not None:
+            batch.append(finding)
+            if len(batch) < BATCH_FINDINGS:
+                continue
+        if batch or not pieces[0]:
+            columns = _columns(batch)
+            for column, schema_field in zip(pieces, SCHEMA, strict=True):
+                column.append(pa.array(columns[schema_field.name](), type=schema_field.type))
+            batch = []
+    arrays = [column[0] if len(column) == 1 else pa.concat_arrays(column) for column in pieces]
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -66,7 +66,7 @@ def _utc(stamp: Any) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _rules(report: dict[str, Any], findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _rules(report: dict[str, Any], findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     known: dict[str, dict[str, Any]] = {}
     for rule in report.get("rules") or []:
         known.setdefault(str(rule.get("id", "")), rule)
@@ -183,7 +183,7 @@ def build_sarif(
 
 def _skeleton(
     report: dict[str, Any], results_limit: int, cut_for_size: bool
-) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, int]]:
+) -> tuple[dict[str, Any], Sequence[dict[str, Any]], dict[str, int]]:
     """The log of :func:`build_sarif` with its results left out (``None`` in their place), the
     findings that give the results, and each rule's index."""
     all_findings = worst_first(report.get("findings") or [])

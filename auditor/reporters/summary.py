@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from auditor.models import SEVERITY_NAMES, Severity
+from auditor.report import FindingRecords
 
 EXIT_CODE_MEANINGS: dict[int, str] = {
     0: "the scan completed and nothing is at or above the fail threshold",
@@ -33,8 +34,14 @@ def severity_rank(name: str | None) -> int:
     return _RANK.get(str(name).lower(), -1) if name is not None else -1
 
 
-def worst_first(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Findings ordered worst first; the order among equals is kept (report.json's place order)."""
+def worst_first(findings: Iterable[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """Findings ordered worst first; the order among equals is kept (report.json's place order).
+
+    A scan's own :class:`~auditor.report.FindingRecords` are in report order, worst first already:
+    they are given back as they are, so their records are still made only as they are read.
+    """
+    if isinstance(findings, FindingRecords):
+        return findings
     return sorted(findings, key=lambda f: -severity_rank(f.get("severity")))
 
 

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
+from auditor.report import FindingRecords
+
 # Characters a reader must see rather than have act on the page: C0/C1 controls (bar tab, newline,
 # carriage return), bidi embeddings/overrides/isolates and marks (U+202E can make "exe.txt" read
 # "txt.exe"), invisible joiners that hide edits, the BOM, non-characters that XML refuses, and lone
@@ -67,6 +69,13 @@ def _escape_surrogates(text: str) -> str:
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def _records_as_list(value: Any) -> Any:
+    # The standard encoder's hook for types it does not know: the lazy findings are their list.
+    if isinstance(value, FindingRecords):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 class _IndentedJson:
     """``json.dumps(value, ensure_ascii=False, indent=N, allow_nan=False)``, the same text, faster.
 
@@ -85,7 +94,9 @@ class _IndentedJson:
             level: (newlines[level] + "}", newlines[level] + "]", "," + newlines[level + 1])
             for level in range(_DEEP + 1)
         }
-        standard = json.JSONEncoder(ensure_ascii=False, indent=indent, sort_keys=False, allow_nan=False)
+        standard = json.JSONEncoder(
+            ensure_ascii=False, indent=indent, sort_keys=False, allow_nan=False, default=_records_as_list
+        )
         self.newlines = newlines
 
         def fallback(value: Any, level: int, out: list[str]) -> None:
@@ -167,8 +178,11 @@ class _IndentedJson:
 
     def iterate(self, value: Any, level: int, depth: int) -> Iterator[str]:
         """The text of ``value`` in chunks: containers less than ``depth`` deep are walked item by
-        item, so a large list is never held as one string."""
+        item, so a large list is never held as one string. A :class:`~auditor.report.FindingRecords`
+        is written as the list it stands for, each record made as it is reached."""
         kind = type(value)
+        if kind is FindingRecords:
+            kind = list
         out: list[str] = []
         if depth <= 0 or not value or kind not in (dict, list, tuple):
             self.encode(value, level, out)
@@ -185,7 +199,7 @@ class _IndentedJson:
                 if index:
                     out.append("," + newline)
                 out.append(_encode_string(key) + ": ")
-                if type(item) in (dict, list, tuple) and item and depth > 1:
+                if type(item) in (dict, list, tuple, FindingRecords) and item and depth > 1:
                     yield "".join(out)
                     out = []
                     yield from self.iterate(item, level + 1, depth - 1)
@@ -230,5 +244,7 @@ def dump_json(value: Any, *, indent: int | None = 2) -> str:
         out: list[str] = []
         _IndentedJson(indent).encode(value, 0, out)
         return _escape_surrogates("".join(out))
-    text = json.dumps(value, ensure_ascii=False, indent=indent, sort_keys=False, allow_nan=False)
+    text = json.dumps(
+        value, ensure_ascii=False, indent=indent, sort_keys=False, allow_nan=False, default=_records_as_list
+    )
     return _escape_surrogates(text)
