@@ -24,7 +24,9 @@ def encoded_record(data: dict[str, Any]) -> dict[str, Any]:
     the form a :class:`~auditor.spill.FindingSpill` holds): the only place a finding's record is made."""
     record, work, score = data["record"], data["work"], data["score"]
     return {
-        "fingerprint": fingerprint_of(
+        "fingerprint": data["fingerprint"]  # a spill's lines carry it
+        if "fingerprint" in data
+        else fingerprint_of(
             data["rule_id"], record["input"], record["id"], work["id"] if work else "", data["detail"]
         ),
         "rule_id": data["rule_id"],

@@ -3,8 +3,9 @@
 A scan used to hold every :class:`~auditor.models.Finding` until its reports were written (about 1.6 KB
 of objects a finding, and as much again as report records): the one memory that grew with the corpus.
 A :class:`FindingSpill` writes each finding to a temporary file as one line of the checkpoints' JSON
-encoding (:func:`auditor.checkpoint.encode`) and keeps only what ordering and counting need in memory,
-about 30 bytes a finding: severity, input, row, rule, work, suppression kind and the line's offset.
+encoding (:func:`auditor.checkpoint.encode`, with the finding's fingerprint added) and keeps only
+what ordering and counting need in memory, about 30 bytes a finding: severity, input, row, rule,
+work, suppression kind and the line's offset.
 
 It is a read-only sequence of findings in arrival (scan) order, decoded from the file when read, and
 gives the report order (:meth:`FindingSpill.in_order`) and the report's counts
@@ -41,10 +42,10 @@ _READ_BYTES = 1 << 20
 
 def _dump(finding: Finding) -> bytes:
     # The checkpoints' line format: ASCII JSON, so any text (lone surrogates too) round-trips exactly.
-    return (
-        json.dumps(encode(finding), ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
-        + b"\n"
-    )
+    # The fingerprint (a hash) is made once here rather than on every read; decode ignores it.
+    data = encode(finding)
+    data["fingerprint"] = finding.fingerprint
+    return json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode() + b"\n"
 
 
 _decode_json = json.JSONDecoder().decode  # lines are ASCII: no encoding to detect
