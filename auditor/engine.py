@@ -325,10 +325,11 @@ class _Remote:
 
 @dataclass(slots=True)
 class _Piece:
-    """A piece of an input another engine audits in pieces has come back: for progress only."""
+    """A piece of an input audited in pieces has come back (not the last: that one ends the input's
+    :class:`_Remote`). Its findings and source tally are taken as it comes, not held until the input
+    is complete: one input may be the whole corpus."""
 
-    records: int
-    span_bytes: int
+    piece: InputAudit
 
 
 _Event = _InputDone | _Replay | _Remote | _Piece | None
@@ -414,9 +415,10 @@ def _remote_batches(
             piece = next(audits)
             if piece.name != item.name:
                 raise RuntimeError(f"engine returned {piece.name!r} in the place of {item.name!r}")
-            audit.add(piece)
             if not piece.final:
-                yield [], _Piece(piece.records, piece.span_bytes)
+                yield [], _Piece(piece)  # its findings and tally are taken; the counts add up here
+                piece.found, piece.clean = [], SourceTally()
+            audit.add(piece)
         skipped.extend(audit.skipped)
         if audit.unreadable:
             continue
@@ -519,6 +521,16 @@ def scan(
     open_bytes = 0  # of the input being audited: its pieces' spans, or in batches its texts' lengths
     open_records = 0  # of the input being audited in pieces, counted as its pieces came
 
+    def take_audited(audit: InputAudit) -> None:
+        """Take the findings and source tally of an input (or a piece of it) audited by a worker."""
+        assert findings is not None, "findings taken before the scan began"
+        _, input_tally = open_inputs.setdefault(audit.name, (len(findings), SourceTally()))
+        input_tally.merge(audit.clean)
+        for _, raw, record_keys in audit.found:
+            found = take(raw)
+            worst = max((f.severity for f in found if f.suppressed is None), default=None)
+            input_tally.add_keys(record_keys, worst)
+
     def consume(batch: list[Record], audited: _Audited, event: _Event) -> None:
         nonlocal records_done, bytes_done, open_bytes, open_records
         assert findings is not None, "batches consumed before the scan began"
@@ -532,22 +544,19 @@ def scan(
         if batch:
             open_bytes = min(open_bytes + sum(len(r.text) for r in batch), sizes[batch[0].input])
         if isinstance(event, _Piece):
-            records_done += event.records
-            open_records += event.records
-            open_bytes += event.span_bytes
+            take_audited(event.piece)
+            records_done += event.piece.records
+            open_records += event.piece.records
+            open_bytes += event.piece.span_bytes
         if isinstance(event, _Replay):
             for _, raw in event.checkpoint.findings:
                 take(raw)
             tally.merge(event.checkpoint.tally)
             records_done += event.checkpoint.records
         elif isinstance(event, _Remote):
-            audit, input_tally, kept = event.audit, SourceTally(), []
-            input_tally.merge(audit.clean)
-            for row, raw, record_keys in audit.found:
-                found = take(raw)
-                kept.append((row, raw))
-                worst = max((f.severity for f in found if f.suppressed is None), default=None)
-                input_tally.add_keys(record_keys, worst)
+            audit = event.audit
+            take_audited(audit)
+            start, input_tally = open_inputs.pop(audit.name)
             records_done += audit.records - open_records
             tally.merge(input_tally)
             if checkpoints is not None:
@@ -559,7 +568,7 @@ def scan(
                         records=audit.records,
                         skipped_rows=audit.skipped_rows,
                         skipped=audit.skipped,
-                        findings=kept,
+                        findings=findings.raw(start),  # read from the spill as the checkpoint is written
                         tally=input_tally,
                     )
                 )
