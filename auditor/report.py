@@ -91,17 +91,26 @@ def _suppression(data: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: data[key] for key in keys}
 
 
+RECORDS_KEPT = 4096
+"""How many records :class:`FindingRecords` keeps once made: the first in report order, a few KB each
+(evidence included). Reporters pass over the findings about nine times for the six formats; a scan
+with no more findings than this then reads its spill once, and a larger one reads the rest again
+on each pass, its memory bounded all the same."""
+
+
 class FindingRecords(Sequence[dict[str, Any]]):
     """report.json's ``findings``: each finding's record made when it is read, never all at once.
 
     A sequence (``len()``, iteration, indexing; a slice is another such sequence) over findings in
     report order. Over a scan's spilled findings each pass reads them back from the spill file, so a
-    reporter may pass over them as often as it needs without the report holding them; ``==`` compares
-    the records with any sequence (a list read back from report.json).
+    reporter may pass over them as often as it needs without the report holding them (only the first
+    :data:`RECORDS_KEPT` records are kept once made); ``==`` compares the records with any sequence (a
+    list read back from report.json).
     """
 
     def __init__(self, findings: Sequence[Finding]) -> None:
         self._findings = findings
+        self._kept: list[dict[str, Any]] = []  # the first RECORDS_KEPT records, once made
 
     def __len__(self) -> int:
         return len(self._findings)
@@ -115,14 +124,29 @@ class FindingRecords(Sequence[dict[str, Any]]):
     def __getitem__(self, index: int | slice) -> dict[str, Any] | FindingRecords:
         if isinstance(index, slice):
             return FindingRecords(self._findings[index])
+        position = range(len(self))[index]  # IndexError, and negative indices, as a list has them
+        if position < len(self._kept):
+            return self._kept[position]
         if isinstance(self._findings, SpilledFindings):
-            return encoded_record(self._findings.encoded(index))
-        return finding_record(self._findings[index])
+            return encoded_record(self._findings.encoded(position))
+        return finding_record(self._findings[position])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        if isinstance(self._findings, SpilledFindings):
-            return map(encoded_record, self._findings.iter_encoded())
-        return map(finding_record, self._findings)
+        position = 0
+        while position < len(self._kept):  # kept records may grow meanwhile, from another pass
+            yield self._kept[position]
+            position += 1
+        rest = self._findings[position:]
+        made = (
+            map(encoded_record, rest.iter_encoded())
+            if isinstance(rest, SpilledFindings)
+            else map(finding_record, rest)
+        )
+        for record in made:
+            if position == len(self._kept) < RECORDS_KEPT:
+                self._kept.append(record)
+            position += 1
+            yield record
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from auditor import engine
+from auditor import report as report_module
 from auditor.checkpoint import STATE_DIR, CheckpointStore, read_checkpoint
 from auditor.models import (
     AuditResult,
@@ -161,6 +162,29 @@ def test_finding_records_are_made_from_the_encoding_exactly_as_from_findings(tmp
         assert list(records) == expected and records == expected and len(records) == len(expected)
         assert records[2] == expected[2] and records[-1] == expected[-1]
         assert list(records[1:4]) == expected[1:4] and list(records[::2]) == expected[::2]
+
+
+def test_finding_records_keep_the_first_records_made_and_remake_the_rest_on_each_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reporters pass over the records several times: the first RECORDS_KEPT are made once, the rest
+    on every pass (memory stays bounded), and every pass, index and interleaved pass gives the same."""
+    monkeypatch.setattr(report_module, "RECORDS_KEPT", 3)
+    findings = [finding(row=r, work=f"w{r % 4}") for r in range(1, 11)]
+    with FindingSpill(tmp_path) as spill:
+        spill.extend(findings)
+        expected = [finding_record(f) for f in sorted(findings, key=sort_key)]
+        records = FindingRecords(spill.in_order(sort_key))
+        assert records[-1] == expected[-1] and records[4] == expected[4]  # before any pass
+        outer = iter(records)
+        first_two = [next(outer), next(outer)]
+        inner = list(records)  # a whole pass in the middle of another
+        first = first_two + list(outer)
+        again = list(records)
+        assert first == inner == again == expected
+        assert [a is b for a, b in zip(inner, again, strict=True)] == [True] * 3 + [False] * 7
+        assert all(records[i] is again[i] for i in range(3)) and records[3] is not again[3]
+        assert [records[i] for i in range(-10, 10)] == expected + expected
 
 
 def test_a_spill_file_is_removed_on_close_and_when_the_spill_is_collected(tmp_path: Path) -> None:
