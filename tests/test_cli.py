@@ -185,3 +185,31 @@ def test_version_and_help_exit_0(capsys):
     invoke(["--version"], 0)
     invoke(["scan", "--help"], 0)
     assert "--fail-on" in capsys.readouterr().out
+
+
+def test_ctrl_c_while_the_command_line_is_still_importing_exits_130_without_a_traceback() -> None:
+    """The ``auditor`` entry point (pyproject's [project.scripts]) during the import of auditor.cli."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import sys
+
+        class Interrupt:  # Ctrl-C arriving while auditor.cli is being imported
+            def find_spec(self, name, path=None, target=None):
+                if name == "auditor.cli":
+                    raise KeyboardInterrupt
+
+        sys.meta_path.insert(0, Interrupt())
+        sys.argv = ["auditor", "--help"]
+        from auditor.__main__ import main
+        main()
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130
+    assert "interrupted while starting" in done.stderr and "Traceback" not in done.stderr
+    scripts = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'auditor = "auditor.__main__:main"' in scripts
