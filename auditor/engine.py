@@ -521,25 +521,30 @@ def scan(
     open_bytes = 0  # of the input being audited: its pieces' spans, or in batches its texts' lengths
     open_records = 0  # of the input being audited in pieces, counted as its pieces came
 
+    def open_tally(input_name: str) -> SourceTally:
+        """The source tally of an input being audited; its spill position is noted when it opens."""
+        assert findings is not None, "findings taken before the scan began"
+        return open_inputs.setdefault(input_name, (len(findings), SourceTally()))[1]
+
+    def take_record(input_name: str, raw: Sequence[Finding], record_keys: SourceKeys) -> None:
+        """Take one record's findings and add its source keys to its input's tally."""
+        input_tally = open_tally(input_name)
+        found = take(raw)
+        worst = max((f.severity for f in found if f.suppressed is None), default=None)
+        input_tally.add_keys(record_keys, worst)
+
     def take_audited(audit: InputAudit) -> None:
         """Take the findings and source tally of an input (or a piece of it) audited by a worker."""
-        assert findings is not None, "findings taken before the scan began"
-        _, input_tally = open_inputs.setdefault(audit.name, (len(findings), SourceTally()))
-        input_tally.merge(audit.clean)
+        open_tally(audit.name).merge(audit.clean)
         for _, raw, record_keys in audit.found:
-            found = take(raw)
-            worst = max((f.severity for f in found if f.suppressed is None), default=None)
-            input_tally.add_keys(record_keys, worst)
+            take_record(audit.name, raw, record_keys)
 
     def consume(batch: list[Record], audited: _Audited, event: _Event) -> None:
         nonlocal records_done, bytes_done, open_bytes, open_records
         assert findings is not None, "batches consumed before the scan began"
         results, keys = audited
         for record, raw, record_keys in zip(batch, results, keys, strict=True):
-            _, input_tally = open_inputs.setdefault(record.input, (len(findings), SourceTally()))
-            found = take(raw)
-            worst = max((f.severity for f in found if f.suppressed is None), default=None)
-            input_tally.add_keys(record_keys, worst)
+            take_record(record.input, raw, record_keys)
         records_done += len(batch)
         if batch:
             open_bytes = min(open_bytes + sum(len(r.text) for r in batch), sizes[batch[0].input])
