@@ -17,6 +17,7 @@ here, so licence headers and copyright-page templates cannot create a match on t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -348,21 +349,21 @@ def _merge_chains(chains: list[_Chain], settings: MatchSettings) -> list[_Chain]
 
 
 def _clip(text: str | None, start: int, end: int) -> str | None:
-    if text is None:
-        return None
-    if end - start <= EVIDENCE_CHARS:
-        return text[start:end]
-    half = EVIDENCE_CHARS // 2
-    return text[start : start + half] + " … " + text[end - half : end]
+    """``text[start:end]`` cut to :data:`EVIDENCE_CHARS`: its head and tail around " … "."""
+    return None if text is None else _clipped(lambda lo, hi: text[lo:hi], start, end)
 
 
 def _clip_work(registry: WorkRegistry, work: int, start: int, end: int) -> str | None:
     """:func:`_clip` of the work's text, decoding only the characters it keeps."""
+    return _clipped(functools.partial(registry.work_excerpt, work), start, end)
+
+
+def _clipped(read: Callable[[int, int], str | None], start: int, end: int) -> str | None:
     if end - start <= EVIDENCE_CHARS:
-        return registry.work_excerpt(work, start, end)
+        return read(start, end)
     half = EVIDENCE_CHARS // 2
-    head = registry.work_excerpt(work, start, start + half)
-    return None if head is None else f"{head} … {registry.work_excerpt(work, end - half, end)}"
+    head = read(start, start + half)
+    return None if head is None else f"{head} … {read(end - half, end)}"
 
 
 class Matcher:
