@@ -111,15 +111,20 @@ def _sweep(folder: Path) -> None:
     with contextlib.suppress(OSError):
         for path in folder.glob(f"{SPILL_PREFIX}*{SPILL_SUFFIX}"):
             pid = path.name[len(SPILL_PREFIX) :].partition("-")[0]
-            if not pid.isdigit() or int(pid) == os.getpid():
-                continue
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 with contextlib.suppress(OSError):
                     path.unlink()
-            except OSError:
-                pass  # alive, under another user
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (under any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # not ours to signal: it runs, under another user
+        return True
+    return True
 
 
 class FindingSpill(Sequence[Finding]):

@@ -12,6 +12,7 @@ Only plain files are cut: a compressed stream can only be read from its start.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,8 +70,7 @@ def cut_lines(path: Path, part_bytes: int, cancelled: Callable[[], bool] = lambd
         OSError: the file cannot be read.
     """
     cutter = LineCutter(path, part_bytes, cancelled)
-    for _ in cutter:
-        pass
+    collections.deque(cutter, maxlen=0)  # read to the end: the spans are in cutter.cut
     return cutter.cut
 
 
