@@ -30,10 +30,10 @@ import os
 import shutil
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, runtime_checkable
 
 from auditor import __version__
 from auditor.errors import UsageError
@@ -109,6 +109,18 @@ def decode(data: Any, hint: Any) -> Any:
 # ----------------------------------------------------------------------------- one input's checkpoint
 
 
+@runtime_checkable
+class EncodedFindings(Protocol):
+    """Findings by record that can give their :func:`encode` form directly: a scan's findings spill
+    holds them encoded already, so its checkpoints are written without decoding and encoding again."""
+
+    def __iter__(self) -> Iterator[tuple[int, list[Finding]]]: ...
+
+    def encoded(self) -> Iterator[tuple[int, list[Any]]]:
+        """Per record with findings, its row and ``[encode(f) for f in its findings]``."""
+        ...
+
+
 @dataclass(slots=True)
 class InputCheckpoint:
     """What one completed input contributed to the scan.
@@ -166,7 +178,11 @@ def write_checkpoint(path: Path, checkpoint: InputCheckpoint) -> None:
         with tmp.open("wb") as handle:
             digest = hashlib.sha256()
             lines = 0
-            body = ([row, [encode(f) for f in found]] for row, found in checkpoint.findings)
+            found_by_row = checkpoint.findings
+            if isinstance(found_by_row, EncodedFindings):
+                body: Iterable[Any] = ([row, found] for row, found in found_by_row.encoded())
+            else:
+                body = ([row, [encode(f) for f in found]] for row, found in found_by_row)
             for value in itertools.chain([header], body):
                 line = _dump(value)
                 digest.update(line)

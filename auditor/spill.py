@@ -24,7 +24,7 @@ import tempfile
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -380,23 +380,30 @@ class SpilledFindings(Sequence[Finding]):
 class RawFindings:
     """Positions ``start`` to ``stop`` of a spill by record, each record's findings as the rules gave
     them: a suppressed finding is read back with ``suppressed`` cleared (rules never suppress; the
-    suppressor only sets it). Iterable more than once."""
+    suppressor only sets it). Iterable more than once; :meth:`encoded` gives the same findings in
+    their checkpoint encoding, straight from the file's lines (a checkpoint is written from it)."""
 
     spill: FindingSpill
     start: int
     stop: int
 
     def __iter__(self) -> Iterator[tuple[int, list[Finding]]]:
+        for row, found in self.encoded():
+            yield row, [decode(data, Finding) for data in found]
+
+    def encoded(self) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         row: int | None = None
-        found: list[Finding] = []
-        for finding in self.spill._read(range(self.start, self.stop)):
-            if finding.suppressed is not None:
-                finding = replace(finding, suppressed=None)
-            if finding.record.row != row and found:
+        found: list[dict[str, Any]] = []
+        for line in self.spill._lines(range(self.start, self.stop)):
+            data = _loads(line)
+            del data["fingerprint"]  # added by the spill (_dump): not part of the encoding
+            data["suppressed"] = None
+            record_row = data["record"]["row"]
+            if record_row != row and found:
                 yield row, found  # type: ignore[misc]
                 found = []
-            row = finding.record.row
-            found.append(finding)
+            row = record_row
+            found.append(data)
         if found:
             yield row, found  # type: ignore[misc]
 

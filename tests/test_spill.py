@@ -373,6 +373,34 @@ def test_findings_survive_a_resume_from_checkpoints_and_checkpoints_hold_them_un
         result.findings.close()
 
 
+def test_a_checkpoint_written_from_the_spill_lines_equals_one_written_from_the_findings(
+    tmp_path: Path,
+) -> None:
+    # Checkpoints of a scan are written from the spill's lines without decoding them; the file must be
+    # the one the decoded findings give, byte for byte, suppressed findings back to unsuppressed.
+    spill = FindingSpill(tmp_path)
+    waived = Suppression("waiver", "licensed", "Legal", "2099-01-01", "w.yaml:1")
+    kept = [finding(row=1), finding(row=1, rule="AUD-SRC-002", work=None)]
+    kept += [finding(row=3, suppressed=waived), finding(row=4, detail="d")]
+    spill.extend([finding(row=9, input="before.jsonl"), *kept])
+    raw = spill.raw(1)
+    assert [row for row, _ in raw] == [1, 3, 4]
+    assert [f for _, found in raw for f in found] == [dataclasses.replace(f, suppressed=None) for f in kept]
+    from auditor.checkpoint import InputCheckpoint, write_checkpoint
+
+    paths = []
+    for name, found_by_row in (("spill", raw), ("findings", [(r, list(fs)) for r, fs in raw])):
+        path = tmp_path / f"{name}.jsonl"
+        write_checkpoint(path, InputCheckpoint(name="a.jsonl", key="k", sha256="s", findings=found_by_row))
+        paths.append(path)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    restored = read_checkpoint(paths[0])
+    assert restored is not None and [f for _, fs in restored.findings for f in fs] == [
+        f for _, fs in raw for f in fs
+    ]
+    spill.close()
+
+
 # --------------------------------------------------------------------------------------- reporters
 
 
