@@ -646,11 +646,26 @@ def scan(
 PART_BYTES = (4 << 20, 64 << 20)
 """The smallest and the largest part of a large plain input that a worker reads on its own."""
 
+TAIL_PART_BYTES = 2 << 20
+"""The smallest part near the end of a scan, where parts shrink so that the workers finish together."""
+
 
 def part_bytes(inputs: Sequence[InputFile], workers: int) -> int:
     """How large the parts are that large plain inputs are cut into: about 8 parts per worker over the
     whole corpus, within :data:`PART_BYTES`."""
     return min(max(sum(item.size for item in inputs) // (8 * workers), PART_BYTES[0]), PART_BYTES[1])
+
+
+def guided_part(part: int, workers: int, after: int) -> Callable[[int], int]:
+    """The size of each part of an input being cut, from the bytes left in it: ``part`` while the scan
+    has plenty left (what is left of the input plus ``after``, the inputs after it), then shrinking with
+    what is left to :data:`TAIL_PART_BYTES`, so that no worker is still on a large last part while the
+    others have nothing left to do (guided self-scheduling)."""
+
+    def size(left: int) -> int:
+        return max(min(part, (left + after) // (2 * workers)), min(part, TAIL_PART_BYTES))
+
+    return size
 
 
 def whole_inputs(inputs: Sequence[InputFile], workers: int, limits: Limits | None = None) -> bool:
@@ -737,9 +752,12 @@ class _LocalInputs:
 
         def calls() -> Iterator[tuple[InputFile, Span | None, FieldSpec, Limits]]:
             # Runs in the pool's task thread: spans go out as the cutter finds them.
+            after = sum(item.size for item in items)  # bytes of the inputs after the current one
             for item in items:
+                after -= item.size
                 if item.name in self.plan.cut:
-                    cutter = LineCutter(item.path, self.plan.part, stop.is_set)
+                    part = guided_part(self.plan.part, self.workers, after)
+                    cutter = LineCutter(item.path, part, stop.is_set)
                     with contextlib.suppress(OSError):  # kept in cutter.error
                         for index, span in enumerate(cutter):
                             sent.append((item, cutter, index))

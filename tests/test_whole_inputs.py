@@ -8,6 +8,7 @@ import gzip
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,6 +110,14 @@ def test_one_large_input_is_read_in_spans_by_the_workers_with_the_batch_scan_s_o
 ):
     _, registry = sharded
     monkeypatch.setattr(engine, "PART_BYTES", (64 << 10, 256 << 10))
+    monkeypatch.setattr(engine, "TAIL_PART_BYTES", 8 << 10)
+    make, cutters = engine.LineCutter, []
+
+    def cutter(*args: Any) -> Any:
+        cutters.append(make(*args))
+        return cutters[-1]
+
+    monkeypatch.setattr(engine, "LineCutter", cutter)
     inputs, _ = discover_inputs([one_large_input])
     assert len(inputs) == 1 and engine.whole_inputs(inputs, 2)
     rules = load_rule_set()
@@ -121,9 +130,23 @@ def test_one_large_input_is_read_in_spans_by_the_workers_with_the_batch_scan_s_o
     assert any("duplicate record ids" in s.reason for s in batch.skipped)
     assert sum(s.row is not None for s in batch.skipped) > 5
     _same(batch, spans)
+    # the parts shrink towards the end of the scan, down to the tail's size
+    (cut,) = [c.cut for c in cutters]
+    assert cut is not None
+    sizes = [s.end - s.start for s in cut.spans]
+    assert min(sizes[:3]) >= 64 << 10 and max(sizes[-3:-1]) < 16 << 10
     # progress moves with each span, not once at the end of the input
     done = [p.bytes_done for p in seen]
     assert len(set(done)) > 5 and done == sorted(done) and done[-1] == seen[-1].bytes_total
+
+
+def test_guided_parts_shrink_with_the_bytes_left_in_the_scan_but_never_below_the_tail_size() -> None:
+    part = engine.guided_part(100 << 20, 2, after=0)
+    assert part(10 << 30) == 100 << 20  # plenty left: full parts
+    assert part(200 << 20) == 50 << 20  # a quarter of what is left, with two workers
+    assert part(1 << 20) == part(0) == engine.TAIL_PART_BYTES
+    assert engine.guided_part(100 << 20, 2, after=1 << 30)(1 << 20) == 100 << 20  # inputs follow
+    assert engine.guided_part(1 << 20, 2, after=0)(0) == 1 << 20  # never above the part
 
 
 def test_an_input_whose_read_fails_part_way_through_its_cut_is_read_whole_instead(

@@ -60,7 +60,9 @@ def is_plain(path: Path, limits: Limits) -> bool:
     return opened.codec == "text"
 
 
-def cut_lines(path: Path, part_bytes: int, cancelled: Callable[[], bool] = lambda: False) -> Cut | None:
+def cut_lines(
+    path: Path, part_bytes: int | Callable[[int], int], cancelled: Callable[[], bool] = lambda: False
+) -> Cut | None:
     """Cut a plain file into spans of about ``part_bytes`` (never inside a line), hashing it whole.
 
     The spans of a :class:`LineCutter`, taken all at once. None when ``cancelled()`` turns true on the
@@ -78,9 +80,11 @@ class LineCutter:
     """Cuts a plain file into spans of about ``part_bytes`` as it reads it, hashing it whole.
 
     Iterating yields each span as soon as the read reaches its end, so workers can start on the first
-    spans while the rest of the file is still being read. Spans are cut at the first line start at or
-    after each multiple of ``part_bytes``; a line longer than that makes its span longer. The file's
-    size and modification time are taken before reading, as a scan takes them for its checkpoints.
+    spans while the rest of the file is still being read. A span is cut at the first line start at or
+    after ``part_bytes`` from its own start; a line longer than that makes its span longer.
+    ``part_bytes`` may instead be a function of the bytes left in the file from the span's start, so
+    that spans shrink towards the end (workers then finish together). The file's size and modification
+    time are taken before reading, as a scan takes them for its checkpoints.
 
     :attr:`cut` is set before the last span is yielded: whoever holds a span can tell whether it is the
     last by comparing its index with ``len(cut.spans)``. It stays None when ``cancelled()`` turns true
@@ -91,8 +95,13 @@ class LineCutter:
             of it).
     """
 
-    def __init__(self, path: Path, part_bytes: int, cancelled: Callable[[], bool] = lambda: False) -> None:
-        if part_bytes < 1:
+    def __init__(
+        self,
+        path: Path,
+        part_bytes: int | Callable[[int], int],
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
+        if isinstance(part_bytes, int) and part_bytes < 1:
             raise ValueError(f"part_bytes must be positive, not {part_bytes}")
         self.path = path
         self.part_bytes = part_bytes
@@ -114,6 +123,7 @@ class LineCutter:
         spans: list[Span] = []
         start, first_row = 0, 1  # the open span
         offset, rows = 0, 0  # bytes and newlines before the chunk
+        part = self._part(size, start)
         # A span found is yielded only once the next is found (or the file has ended): the last one
         # must not leave before :attr:`cut` is set.
         while chunk := handle.read(_CHUNK):
@@ -121,9 +131,9 @@ class LineCutter:
                 return
             digest.update(chunk)
             newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == _NEWLINE)
-            # Each time the open span reaches part_bytes, cut after the first newline at or past it.
+            # Each time the open span reaches its part's size, cut after the first newline at or past it.
             while True:
-                at = np.searchsorted(newlines, start + self.part_bytes - 1 - offset)
+                at = np.searchsorted(newlines, start + part - 1 - offset)
                 if at == len(newlines):
                     break
                 end = offset + int(newlines[at]) + 1
@@ -131,6 +141,7 @@ class LineCutter:
                     yield spans[-1]
                 spans.append(Span(start, end, first_row))
                 start, first_row = end, rows + int(at) + 2
+                part = self._part(size, start)
             offset += len(chunk)
             rows += len(newlines)
         if offset > start or not spans:
@@ -139,6 +150,12 @@ class LineCutter:
             spans.append(Span(start, offset, first_row))
         self.cut = Cut(size=size, mtime_ns=mtime_ns, sha256=digest.hexdigest(), spans=tuple(spans))
         yield spans[-1]
+
+    def _part(self, size: int, start: int) -> int:
+        """The size of the span starting at ``start`` (at least 1 byte)."""
+        if isinstance(self.part_bytes, int):
+            return self.part_bytes
+        return max(1, self.part_bytes(max(0, size - start)))
 
 
 class SpanStream:

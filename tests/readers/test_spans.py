@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from auditor.readers.spans import cut_lines, is_plain
 LINE = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"x"))
 
 
-def _check_cut(data: bytes, path: Path, part: int) -> None:
+def _check_cut(data: bytes, path: Path, part: int | Callable[[int], int]) -> None:
     path.write_bytes(data)
     cut = cut_lines(path, part)
     assert cut is not None
@@ -29,7 +30,9 @@ def _check_cut(data: bytes, path: Path, part: int) -> None:
     assert cut.spans[0].start == 0 and cut.spans[-1].end == len(data)
     for before, after in zip(cut.spans, cut.spans[1:], strict=False):
         assert before.end == after.start
-        assert before.end - before.start >= part  # only the last span may be short
+        wanted = part if isinstance(part, int) else max(1, part(len(data) - before.start))
+        assert before.end - before.start >= wanted  # only the last span may be short
+        assert data.rfind(b"\n", before.start, before.end - 1) < before.start + wanted - 1  # no later
         assert data[before.end - 1 : before.end] == b"\n"  # never inside a line
     for span in cut.spans:
         assert span.first_row == data.count(b"\n", 0, span.start) + 1
@@ -43,6 +46,30 @@ def test_spans_cover_the_file_at_line_starts_with_the_whole_file_s_row_numbers(
     end = b"\r\n" if crlf else b"\n"
     data = end.join(lines) + (end if tail and lines else b"")
     _check_cut(data, tmp_path_factory.mktemp("cut") / "x.jsonl", part)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(LINE, max_size=60), part=st.integers(1, 90), share=st.integers(1, 5))
+def test_parts_given_by_the_bytes_left_shrink_towards_the_end(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], part: int, share: int
+) -> None:
+    data = b"\n".join(lines) + b"\n"
+    _check_cut(data, tmp_path_factory.mktemp("cut") / "x.jsonl", lambda left: min(part, left // share))
+
+
+def test_a_part_size_function_is_asked_with_the_bytes_left_from_each_span_start(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"abcdefghi\n" * 100)  # 1,000 bytes, a line every 10
+    asked: list[int] = []
+
+    def part(left: int) -> int:
+        asked.append(left)
+        return max(10, left // 2)
+
+    cut = cut_lines(path, part)
+    assert cut is not None
+    assert [s.end - s.start for s in cut.spans] == [500, 250, 130, 60, 30, 20, 10]
+    assert asked[: len(cut.spans)] == [1000, 500, 250, 120, 60, 30, 10]
 
 
 def test_cuts_found_across_read_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
