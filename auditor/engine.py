@@ -689,14 +689,22 @@ def _plan(inputs: Sequence[InputFile], workers: int, limits: Limits) -> _Plan | 
     compressed input, which only one worker can read, would keep the others waiting. None: batches."""
     if workers < 2:
         return None
-    part = part_bytes(inputs, workers)
-    cut = frozenset(item.name for item in inputs if _cuts(item, part, limits))
+    plan = cut_plan(inputs, workers, limits)
     units: list[int] = []
     for item in inputs:
-        units += [part] * -(-item.size // part) if item.name in cut else [item.size]
+        units += [plan.part] * -(-item.size // plan.part) if item.name in plan.cut else [item.size]
     if len(units) >= 2 * workers and max(units) * workers <= sum(units):
-        return _Plan(part, cut)
+        return plan
     return None
+
+
+def cut_plan(inputs: Sequence[Any], workers: int, limits: Limits) -> _Plan:
+    """The size of parts for ``workers`` and the inputs read in parts: this machine's large plain
+    line-oriented files (an input of another kind, such as a URL, is never cut)."""
+    part = part_bytes(inputs, workers)
+    return _Plan(
+        part, frozenset(i.name for i in inputs if isinstance(i, InputFile) and _cuts(i, part, limits))
+    )
 
 
 def _cuts(item: InputFile, part: int, limits: Limits) -> bool:
@@ -715,6 +723,86 @@ def _audit_unit(call: tuple[InputFile, Span | None, FieldSpec, Limits]) -> Input
     if span is None:
         return audit_input(_WORKER, item, fields, limits)
     return audit_span(_WORKER, item, span, fields, limits)
+
+
+Unit = tuple[Any, Span | None]
+"""A unit of work: an input, and one span of it to audit (None: the whole input)."""
+
+
+def audit_in_parts(
+    items: Sequence[Any],
+    plan: _Plan,
+    workers: int,
+    audit: Callable[[Iterator[Unit]], Iterator[InputAudit]],
+    stop: threading.Event,
+) -> Iterator[InputAudit]:
+    """Inputs audited whole, or in spans for those the plan cuts, as the :class:`Engine` protocol
+    yields them: each input's pieces, then the input itself (see :meth:`InputAudit.add`).
+
+    A cut input is hashed and cut as it is read (:class:`LineCutter`), and each span goes out as soon
+    as it is found, so the audits start before the input has been read to its end; parts shrink
+    towards the end of the scan (:func:`guided_part`). The pieces of an input are held until its cut is
+    complete: a read that fails part way turns them into one whole read (the pieces are dropped), which
+    then reports what a batch scan would.
+
+    Args:
+        audit: audits the units it pulls from the iterator it is given, yielding one InputAudit per
+            unit, in order (a pool's ``imap``, or a cluster's ordered tasks); it may pull ahead.
+        stop: set to stop cutting (the caller sets it when it stops, on an error or Ctrl-C).
+    """
+    # What each unit sent is, in order: its input, and for a span the cutter and the span's index.
+    sent: deque[tuple[Any, LineCutter | None, int]] = deque()
+
+    def units() -> Iterator[Unit]:
+        after = sum(item.size for item in items)  # bytes of the inputs after the current one
+        for item in items:
+            after -= item.size
+            if item.name in plan.cut:
+                part = guided_part(plan.part, workers, after)
+                cutter = LineCutter(item.path, part, stop.is_set)
+                with contextlib.suppress(OSError):  # kept in cutter.error
+                    for index, span in enumerate(cutter):
+                        sent.append((item, cutter, index))
+                        yield item, span
+                if stop.is_set():
+                    return
+                if cutter.error is None:
+                    continue
+            # Read whole: not cut, or its read failed (whatever spans had gone out). A worker then
+            # reports why it cannot read it, or reads it after all: what a batch scan reports.
+            sent.append((item, None, 0))
+            yield item, None
+
+    ids, produced = DuplicateIds(""), False
+    # The pieces of the input being cut, held until its cut is complete: until then a failed read may
+    # still turn them into one whole read (and they are dropped).
+    held: list[InputAudit] = []
+    for piece in audit(units()):
+        item, cutter, index = sent.popleft()
+        if cutter is None:
+            held.clear()  # a failed cut's pieces, replaced by this whole read
+            yield piece
+            continue
+        if index == 0:
+            ids, produced = DuplicateIds(item.name), False
+        assert piece.ids is not None
+        ids.extend(piece.ids)
+        produced = produced or bool(piece.records or piece.skipped)
+        piece.ids = None
+        held.append(piece)
+        cut = cutter.cut
+        if cut is None:
+            continue  # still cutting
+        yield from held
+        held.clear()
+        if index == len(cut.spans) - 1:
+            yield InputAudit(
+                item.name,
+                size=cut.size,
+                mtime_ns=cut.mtime_ns,
+                sha256=cut.sha256,
+                skipped=file_notes(item.name, produced, ids),
+            )
 
 
 class _LocalInputs:
@@ -746,63 +834,16 @@ class _LocalInputs:
         ctx = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         )
-        # What each call sent is, in order: its input, and for a span the cutter and the span's index.
-        sent: deque[tuple[InputFile, LineCutter | None, int]] = deque()
         stop = threading.Event()
 
-        def calls() -> Iterator[tuple[InputFile, Span | None, FieldSpec, Limits]]:
-            # Runs in the pool's task thread: spans go out as the cutter finds them.
-            after = sum(item.size for item in items)  # bytes of the inputs after the current one
-            for item in items:
-                after -= item.size
-                if item.name in self.plan.cut:
-                    part = guided_part(self.plan.part, self.workers, after)
-                    cutter = LineCutter(item.path, part, stop.is_set)
-                    with contextlib.suppress(OSError):  # kept in cutter.error
-                        for index, span in enumerate(cutter):
-                            sent.append((item, cutter, index))
-                            yield item, span, options.fields, options.limits
-                    if stop.is_set():
-                        return
-                    if cutter.error is None:
-                        continue
-                # Read whole: not cut, or its read failed (whatever spans had gone out). A worker then
-                # reports why it cannot read it, or reads it after all: what a batch scan reports.
-                sent.append((item, None, 0))
-                yield item, None, options.fields, options.limits
+        def audit(units: Iterator[Unit]) -> Iterator[InputAudit]:
+            # The pool pulls units in its task thread: spans go out as the cutter finds them.
+            calls = ((item, span, options.fields, options.limits) for item, span in units)
+            return pool.imap(_audit_unit, calls, chunksize=1)
 
         with ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.auditor, os.getpid())) as pool:
-            ids, produced = DuplicateIds(""), False
-            # The pieces of the input being cut, held until its cut is complete: until then a failed
-            # read may still turn them into one whole read (and they are dropped).
-            held: list[InputAudit] = []
             try:
-                for piece in pool.imap(_audit_unit, calls(), chunksize=1):
-                    item, cutter, index = sent.popleft()
-                    if cutter is None:
-                        held.clear()  # a failed cut's pieces, replaced by this whole read
-                        yield piece
-                        continue
-                    if index == 0:
-                        ids, produced = DuplicateIds(item.name), False
-                    assert piece.ids is not None
-                    ids.extend(piece.ids)
-                    produced = produced or bool(piece.records or piece.skipped)
-                    piece.ids = None
-                    held.append(piece)
-                    cut = cutter.cut
-                    if cut is None:
-                        continue  # still cutting
-                    yield from held
-                    held.clear()
-                    if index == len(cut.spans) - 1:
-                        yield InputAudit(
-                            item.name,
-                            size=cut.size,
-                            mtime_ns=cut.mtime_ns,
-                            sha256=cut.sha256,
-                            skipped=file_notes(item.name, produced, ids),
-                        )
+                yield from audit_in_parts(items, self.plan, self.workers, audit, stop)
             finally:
                 stop.set()
 

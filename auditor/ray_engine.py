@@ -29,9 +29,10 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -39,7 +40,17 @@ from typing import Any
 
 import numpy as np
 
-from auditor.engine import InputAudit, RecordAuditor, ScanOptions, audit_input, identify_file
+from auditor.engine import (
+    InputAudit,
+    RecordAuditor,
+    ScanOptions,
+    Unit,
+    audit_in_parts,
+    audit_input,
+    audit_span,
+    cut_plan,
+    identify_file,
+)
 from auditor.errors import UsageError
 from auditor.keyindex import KeyIndex, bucket_bits, bucket_table
 from auditor.match import BandLookup, expand_ranges
@@ -52,6 +63,7 @@ from auditor.readers import (
     reader_by_content,
 )
 from auditor.readers.base import reader_for
+from auditor.readers.spans import Span
 from auditor.registry import Mapper, WorkRegistry, band_bounds, read_band_partition
 from auditor.rules import RuleSet
 
@@ -289,9 +301,12 @@ def _auditor_for(job: _Job) -> RecordAuditor:
     return auditor
 
 
-def _audit_one(job: _Job, item: InputFile | RemoteInput) -> InputAudit:
-    """A Ray task: one input audited whole on this worker."""
+def _audit_one(job: _Job, item: InputFile | RemoteInput, span: Span | None = None) -> InputAudit:
+    """A Ray task: one input audited whole on this worker, or one span of it (a path every node sees)."""
     auditor = _auditor_for(job)
+    if span is not None:
+        assert isinstance(item, InputFile), "only inputs given as paths are cut into spans"
+        return audit_span(auditor, item, span, job.options.fields, job.options.limits)
     try:
         with staged(item) as local:
             result = audit_input(auditor, local, job.options.fields, job.options.limits)
@@ -383,7 +398,19 @@ class RayEngine:
         )
         task = self.ray.remote(num_cpus=1, max_retries=3)(_audit_one)
         job_ref = self.ray.put(job)
-        yield from self._ordered_calls(task, [(job_ref, item) for item in items])
+        # Large plain inputs given as paths are cut into spans, one task each, as the local engine's
+        # workers read them: a single large file is then audited by the whole cluster.
+        cpus = max(2, int(self.ray.cluster_resources().get("CPU", 1)))
+        plan = cut_plan(items, cpus, options.limits)
+        stop = threading.Event()
+
+        def audit(units: Iterator[Unit]) -> Iterator[InputAudit]:
+            return self._ordered_calls(task, ((job_ref, item, span) for item, span in units))
+
+        try:
+            yield from audit_in_parts(items, plan, cpus, audit, stop)
+        finally:
+            stop.set()
 
     # -- registry build --------------------------------------------------------------------------
 
@@ -420,8 +447,9 @@ class RayEngine:
             self._actors[key] = _Registry(key[0], key[1], actors, bounds)
         return self._actors[key]
 
-    def _ordered_calls(self, task: Any, calls: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
-        """Submit ``task`` per call, at most ``in_flight`` at a time, and yield results in call order."""
+    def _ordered_calls(self, task: Any, calls: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+        """Submit ``task`` per call, at most ``in_flight`` at a time, and yield results in call order
+        (the calls are taken as they are needed)."""
         pending: deque[Any] = deque()
         calls_left = iter(calls)
         try:

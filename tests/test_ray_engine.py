@@ -188,6 +188,38 @@ def test_workers_killed_mid_scan_lose_and_duplicate_no_finding(
     assert _comparable(on_ray) == _comparable(local)
 
 
+def test_one_large_input_is_cut_into_spans_audited_by_ray_tasks_with_the_local_outcome(
+    local_ray, generated, sample_registry, tmp_path, monkeypatch
+):
+    # A single large plain file is audited by the whole cluster, span by span, not by one task.
+    registry_path = tmp_path / "registry"
+    build_registry([generated / "source" / "registry"], registry_path, name="gen")
+    registries = [WorkRegistry(registry_path)]
+    rules = load_rule_set()
+    large = tmp_path / "all.jsonl"
+    with large.open("wb") as out:
+        for shard in sorted((generated / "shards").iterdir()):
+            out.write(shard.read_bytes())
+    local = engine.scan([large], registries, rules, engine.ScanOptions(workers=1))
+    assert any(f.kind == "near-duplicate" for f in local.findings) and len(local.skipped) == 1
+
+    monkeypatch.setattr(engine, "PART_BYTES", (16 << 10, 64 << 10))
+    monkeypatch.setattr(engine, "TAIL_PART_BYTES", 4 << 10)
+    make, cutters = engine.LineCutter, []
+
+    def cutter(*args: Any) -> Any:
+        cutters.append(make(*args))
+        return cutters[-1]
+
+    monkeypatch.setattr(engine, "LineCutter", cutter)
+    with RayEngine() as ray_engine:
+        on_ray = engine.scan([large], registries, rules, engine.ScanOptions(workers=1), engine=ray_engine)
+    (cut,) = [c.cut for c in cutters]
+    assert cut is not None and len(cut.spans) >= 4
+    assert _comparable(on_ray) == _comparable(local)
+    assert on_ray.inputs[0].sha256 == local.inputs[0].sha256 != ""
+
+
 def test_each_partition_holds_its_slice_and_the_join_finds_what_the_local_index_finds(
     local_ray, sample_registry
 ):
