@@ -359,18 +359,24 @@ def _limits(record: str, expanded: str, ratio: int, window: str) -> Any:
     )
 
 
-def _checkpoints(outdir: Path, resume: bool, baseline: Path | None, waivers: Path | None) -> Any:
-    """The scan's checkpoint store in OUTDIR; suppression files are part of what it is valid for."""
+def _checkpoints(
+    outdir: Path, resume: bool, baseline: Path | None, waivers: Path | None, suppressor: Any
+) -> Any:
+    """The scan's checkpoint store in OUTDIR; suppression files are part of what it is valid for, and
+    so are the waivers expired as of today: a checkpoint's source tally counts what was suppressed on
+    the day it was written, so a resume on a day when another waiver has expired must start over."""
     import hashlib
 
     from auditor.checkpoint import STATE_DIR, CheckpointStore
 
-    extra = {}
+    extra: dict[str, Any] = {}
     for name, path in (("baseline", baseline), ("waivers", waivers)):
         try:
             extra[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path else None
         except OSError:
             extra[name] = None  # the suppressor has already refused an unreadable file
+    if suppressor is not None and suppressor.waivers:
+        extra["waivers_expired"] = suppressor.expired_waivers()
     return CheckpointStore(outdir / STATE_DIR, resume=resume, extra=extra)
 
 
@@ -583,7 +589,7 @@ def scan(
         workers=workers or engine_module.default_workers(),
         limits=limits,
     )
-    store = _checkpoints(outdir, resume, baseline, waivers)
+    store = _checkpoints(outdir, resume, baseline, waivers, suppressor)
     line = _ProgressLine(_show_progress(quiet), "scanning")
     with contextlib.ExitStack() as stack:
         ray_engine = None

@@ -363,6 +363,11 @@ class Suppressor:
         self._matched = [0] * len(self.waivers)
         self._active = [not w.expired(self.today) for w in self.waivers]
 
+    def expired_waivers(self) -> list[str]:
+        """Where each waiver that has expired as of :attr:`today` is (``file:line``): with the waivers
+        file, what decides which findings the waivers suppress (a scan's checkpoints depend on it)."""
+        return [w.where for w, active in zip(self.waivers, self._active, strict=True) if not active]
+
     def apply(self, findings: Iterable[Finding]) -> list[Finding]:
         """The findings, each suppressed or not (order kept)."""
         out = []

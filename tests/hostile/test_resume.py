@@ -253,6 +253,43 @@ def test_resume_with_other_settings_is_refused_saying_what_differs(
     assert run_scan(corpus, *change, out=out).code in (0, 3)  # starting over is always possible
 
 
+def test_resume_on_a_day_a_waiver_has_expired_since_is_refused(tmp_path, corpus, run_scan, monkeypatch):
+    # A checkpoint's source tally counts what the waivers suppressed on the day it was written.
+    import datetime as dt
+    import functools
+
+    from auditor import suppress
+
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "version: 1\nwaivers:\n"
+        "  - rule: AUD-*\n    reason: licensed\n    approver: Legal\n    expires: 2030-06-30\n"
+        "  - input: '*shard1*'\n    reason: reviewed\n    approver: Legal\n    expires: 2031-01-01\n",
+        encoding="utf-8",
+    )
+    load = suppress.load_suppressor
+
+    def on(day: str) -> None:
+        today = dt.date.fromisoformat(day)
+        monkeypatch.setattr(suppress, "load_suppressor", functools.partial(load, today=today))
+
+    out = tmp_path / "out"
+    on("2030-06-29")
+    first = run_scan(corpus, "--waivers", waivers, "--fail-on", "never", out=out)
+    assert first.code == 0 and first.report["summary"]["suppressed"]["waiver"] > 0
+    on("2030-06-30")  # the same waivers still in force: the checkpoints hold
+    assert (
+        f"resumed: {SHARDS} input(s) restored"
+        in run_scan(corpus, "--waivers", waivers, "--fail-on", "never", "--resume", out=out).err
+    )
+    on("2030-07-01")  # the first waiver has expired since
+    refused = run_scan(corpus, "--waivers", waivers, "--fail-on", "never", "--resume", out=out)
+    assert refused.code == 2 and "waivers_expired:" in refused.err and "waivers.yaml:3" in refused.err
+    fresh = run_scan(corpus, "--waivers", waivers, "--fail-on", "never", out=out)
+    waived = [run.report["summary"]["suppressed"]["waiver"] for run in (first, fresh)]
+    assert fresh.code == 0 and waived[1] < waived[0]
+
+
 def test_resume_with_another_registry_is_refused(tmp_path, corpus, small_registry, run_scan):
     out = tmp_path / "out"
     run_scan(corpus, out=out)
