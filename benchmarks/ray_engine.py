@@ -111,10 +111,17 @@ def main() -> int:
         "",
         "Command: `python benchmarks/ray_engine.py"
         + (f" --scale {args.scale}" if args.scale != 1 else "")
+        + (f" --shards {args.shards}" if args.shards != 16 else "")
         + "`",
         f"Machine: {machine()}",
         f"Data: registry of {reg_mb} MB of book text (speed.py's); corpus of {size_mb:.1f} MB of JSONL web "
-        f"records with planted copies, in {args.shards} shards (one Ray task each). Both engines use "
+        f"records with planted copies, "
+        + (
+            f"in {args.shards} shards (one Ray task each). "
+            if args.shards > 1
+            else "in one file (cut into spans while it is hashed, one Ray task or local worker unit each). "
+        )
+        + "Both engines use "
         f"{cores} cores: `--workers {cores}` locally, a local Ray with {cores} CPUs started by the command.",
         "",
         "| | local engine | Ray engine | Ray ÷ local |",
