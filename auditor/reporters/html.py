@@ -44,6 +44,9 @@ FINDINGS_LIMIT = 20_000
 """Rows of the findings table; report.json keeps them all."""
 SKIPPED_LIMIT = 1_000
 """Skipped inputs and rows listed; the rest are counted."""
+SOURCES_LIMIT = 20_000
+"""Rows of the sources table, riskiest first; report.json keeps them all (a web crawl has millions of
+hosts, which would make the page too large to open)."""
 LICENCES_SHOWN = 12
 """Licences in the overview chart, most findings first."""
 CELL_CHARS = 300
@@ -518,9 +521,10 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
         )
         for w in sorted(report.get("works") or [], key=lambda w: (-(w.get("coverage") or 0), w.get("id", "")))
     ]
+    all_sources = sorted(report.get("sources") or [], key=lambda s: (-(s.get("risk") or 0), s.get("key", "")))
     sources = [
         dict(s, sev_class=_sev_class(s.get("max_severity")), rank=severity_rank(s.get("max_severity")))
-        for s in sorted(report.get("sources") or [], key=lambda s: (-(s.get("risk") or 0), s.get("key", "")))
+        for s in all_sources[:SOURCES_LIMIT]
     ]
     skipped = report.get("skipped") or []
     by_severity = summary.get("by_severity") or {}
@@ -542,6 +546,7 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
             "records" if (report.get("sources_by") or {}).get("license") else "findings",
         ),
         "sources": sources,
+        "sources_omitted": len(all_sources) - len(sources),
         "works": works,
         "findings_total": len(all_findings),
         "findings": finding_rows(),

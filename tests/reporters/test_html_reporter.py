@@ -159,6 +159,25 @@ def test_html_caps_the_evidence_shown_worst_first(
     assert "record-1" not in text and "record-3" not in text
 
 
+def test_html_lists_the_riskiest_sources_up_to_a_cap_and_counts_the_rest(
+    report: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(html_reporter, "SOURCES_LIMIT", 2)
+    report["sources"] = [
+        {"key": f"host{i}.example", "records": 10, "flagged": i, "max_severity": "high", "risk": i / 10}
+        for i in range(5)
+    ]
+    text = render(report)
+    table = text[text.index('id="sources-table"') : text.index("</table>", text.index('id="sources-table"'))]
+    assert "host4.example" in table and "host3.example" in table
+    assert "host2.example" not in table and "host0.example" not in table
+    assert "The riskiest 2 sources are listed; 3 more are in report.json." in text
+    monkeypatch.setattr(html_reporter, "SOURCES_LIMIT", 5)
+    assert (
+        "more are in report.json" not in render(report).split('id="sources-table"')[1].split("</section>")[0]
+    )
+
+
 def test_html_evidence_marks_shared_words_and_aligns_the_rows(
     report_factory: Any, finding_factory: Any
 ) -> None:
