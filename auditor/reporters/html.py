@@ -45,8 +45,8 @@ FINDINGS_LIMIT = 20_000
 SKIPPED_LIMIT = 1_000
 """Skipped inputs and rows listed; the rest are counted."""
 SOURCES_LIMIT = 20_000
-"""Rows of the sources table, riskiest first; report.json keeps them all (a web crawl has millions of
-hosts, which would make the page too large to open)."""
+"""Rows of the sources table, riskiest first, and of the works table, most covered first; report.json
+keeps them all (a web crawl has millions of hosts, a large registry millions of books)."""
 LICENCES_SHOWN = 12
 """Licences in the overview chart, most findings first."""
 CELL_CHARS = 300
@@ -513,13 +513,14 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
             row = _finding_row(position, finding, source_keys[position], anchor(position))
             yield Markup(_evidence_html(row, finding))
 
+    all_works = sorted(report.get("works") or [], key=lambda w: (-(w.get("coverage") or 0), w.get("id", "")))
     works = [
         dict(
             w,
             found_in=work_sources.get(str(w.get("group") or w.get("id") or ""), []),
             editions_text=_editions(w.get("editions")),
         )
-        for w in sorted(report.get("works") or [], key=lambda w: (-(w.get("coverage") or 0), w.get("id", "")))
+        for w in all_works[:SOURCES_LIMIT]
     ]
     all_sources = sorted(report.get("sources") or [], key=lambda s: (-(s.get("risk") or 0), s.get("key", "")))
     sources = [
@@ -548,6 +549,7 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
         "sources": sources,
         "sources_omitted": len(all_sources) - len(sources),
         "works": works,
+        "works_omitted": len(all_works) - len(works),
         "findings_total": len(all_findings),
         "findings": finding_rows(),
         "findings_shown": len(findings),

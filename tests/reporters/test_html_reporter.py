@@ -178,6 +178,19 @@ def test_html_lists_the_riskiest_sources_up_to_a_cap_and_counts_the_rest(
     )
 
 
+def test_html_lists_the_works_found_most_completely_up_to_a_cap(
+    report: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(html_reporter, "SOURCES_LIMIT", 1)
+    report["works"] = [
+        {"id": f"w{i}", "title": f"Title {i}", "registry": "r", "coverage": i / 10, "records": 1}
+        for i in range(3)
+    ]
+    section = render(report).split('id="works-table"')[1].split("</section>")[0]
+    assert "Title 2" in section and "Title 1" not in section and "Title 0" not in section
+    assert "The 1 works found most completely are listed; 2 more are in report.json." in section
+
+
 def test_html_evidence_marks_shared_words_and_aligns_the_rows(
     report_factory: Any, finding_factory: Any
 ) -> None:
