@@ -7,6 +7,7 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,24 @@ def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> Callable[[tuple[int, int], int], list[Any]]:
+    """Lower the engine's part sizes, so that small test files are cut into spans, and record every
+    LineCutter the engine makes: ``cutters = small_parts((smallest, largest), tail)``."""
+    from auditor import engine
+
+    def lower(parts: tuple[int, int], tail: int) -> list[Any]:
+        monkeypatch.setattr(engine, "PART_BYTES", parts)
+        monkeypatch.setattr(engine, "TAIL_PART_BYTES", tail)
+        make, cutters = engine.LineCutter, []
+
+        def cutter(*args: Any) -> Any:
+            cutters.append(make(*args))
+            return cutters[-1]
+
+        monkeypatch.setattr(engine, "LineCutter", cutter)
+        return cutters
+
+    return lower

@@ -189,7 +189,7 @@ def test_workers_killed_mid_scan_lose_and_duplicate_no_finding(
 
 
 def test_one_large_input_is_cut_into_spans_audited_by_ray_tasks_with_the_local_outcome(
-    local_ray, generated, sample_registry, tmp_path, monkeypatch
+    local_ray, generated, sample_registry, tmp_path, small_parts
 ):
     # A single large plain file is audited by the whole cluster, span by span, not by one task.
     registry_path = tmp_path / "registry"
@@ -203,15 +203,7 @@ def test_one_large_input_is_cut_into_spans_audited_by_ray_tasks_with_the_local_o
     local = engine.scan([large], registries, rules, engine.ScanOptions(workers=1))
     assert any(f.kind == "near-duplicate" for f in local.findings) and len(local.skipped) == 1
 
-    monkeypatch.setattr(engine, "PART_BYTES", (16 << 10, 64 << 10))
-    monkeypatch.setattr(engine, "TAIL_PART_BYTES", 4 << 10)
-    make, cutters = engine.LineCutter, []
-
-    def cutter(*args: Any) -> Any:
-        cutters.append(make(*args))
-        return cutters[-1]
-
-    monkeypatch.setattr(engine, "LineCutter", cutter)
+    cutters = small_parts((16 << 10, 64 << 10), 4 << 10)
     with RayEngine() as ray_engine:
         on_ray = engine.scan([large], registries, rules, engine.ScanOptions(workers=1), engine=ray_engine)
     (cut,) = [c.cut for c in cutters]

@@ -8,7 +8,6 @@ import gzip
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -106,18 +105,10 @@ def one_large_input(sharded: tuple[Path, WorkRegistry], tmp_path_factory: pytest
 
 
 def test_one_large_input_is_read_in_spans_by_the_workers_with_the_batch_scan_s_outcome(
-    sharded, one_large_input, monkeypatch
+    sharded, one_large_input, small_parts
 ):
     _, registry = sharded
-    monkeypatch.setattr(engine, "PART_BYTES", (64 << 10, 256 << 10))
-    monkeypatch.setattr(engine, "TAIL_PART_BYTES", 8 << 10)
-    make, cutters = engine.LineCutter, []
-
-    def cutter(*args: Any) -> Any:
-        cutters.append(make(*args))
-        return cutters[-1]
-
-    monkeypatch.setattr(engine, "LineCutter", cutter)
+    cutters = small_parts((64 << 10, 256 << 10), 8 << 10)
     inputs, _ = discover_inputs([one_large_input])
     assert len(inputs) == 1 and engine.whole_inputs(inputs, 2)
     rules = load_rule_set()
