@@ -893,3 +893,79 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+# ---------------------------------------------------------------------------------------------------
+# Build kernels added for the registry build's direct writes into its tables (auditor.registry).
+# Kept apart from the kernels above, which the scan shares.
+# ---------------------------------------------------------------------------------------------------
+
+
+@_kernel(f"int64({_RO_U64}, int64, uint64, uint64)")
+def window_count(
+    values: np.ndarray, stride: int, a0: np.uint64, b0: np.uint64
+) -> int:  # pragma: no cover - compiled; tested against window_minhashes
+    """The number of windows :func:`window_minhashes` keeps of one text: its rule (a window is
+    dropped when its first value is ``2^64 - 1``) needs the first permutation ``a0``, ``b0`` alone."""
+    n = values.shape[0]
+    blocks = (n + stride - 1) // stride
+    prev = _MAX
+    kept = 0
+    for j in range(blocks):
+        cur = _MAX
+        for i in range(j * stride, min((j + 1) * stride, n)):
+            h = values[i]
+            if h == _ZERO:
+                continue
+            v = a0 * _fmix64(h) + b0
+            if v < cur:
+                cur = v
+        if blocks > 1 and j == 0:
+            prev = cur
+            continue
+        first = cur if blocks == 1 else min(prev, cur)
+        prev = cur
+        if first != _MAX:
+            kept += 1
+    return kept
+
+
+@_kernel(f"int64({_RO_U64}, int64, {_RO_U64}, {_RO_U64}, uint64[:, ::1], int32[::1])")
+def window_minhashes_into(
+    values: np.ndarray, stride: int, a: np.ndarray, b: np.ndarray, sigs: np.ndarray, starts: np.ndarray
+) -> int:  # pragma: no cover - compiled; tested against window_minhashes
+    """:func:`window_minhashes` of one text, written to ``sigs`` and ``starts`` with exactly as many
+    rows as it keeps (:func:`window_count`): a dropped window is never written, so a work's rows can
+    be a slice of a table whose next rows another thread fills. Returns the number of windows written."""
+    perms = a.shape[0]
+    prev = np.empty(perms, dtype=np.uint64)
+    cur = np.empty(perms, dtype=np.uint64)
+    n = values.shape[0]
+    blocks = (n + stride - 1) // stride
+    written = 0
+    for j in range(blocks):
+        for p in range(perms):
+            cur[p] = _MAX
+        for i in range(j * stride, min((j + 1) * stride, n)):
+            h = values[i]
+            if h == _ZERO:
+                continue
+            _min_into(cur, _fmix64(h), a, b)
+        if blocks > 1 and j == 0:
+            prev, cur = cur, prev
+            continue
+        first = cur[0] if blocks == 1 else min(prev[0], cur[0])
+        if first != _MAX:
+            if written >= sigs.shape[0]:
+                return -1
+            if blocks == 1:
+                for p in range(perms):
+                    sigs[written, p] = cur[p]
+            else:
+                for p in range(perms):
+                    sigs[written, p] = min(prev[p], cur[p])
+            starts[written] = np.int32(max(j - 1, 0) * stride)
+            written += 1
+        if blocks > 1:
+            prev, cur = cur, prev
+    return written

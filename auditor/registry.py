@@ -1045,22 +1045,99 @@ def _sign_all(
     tokens: Sequence[_WorkTokens],
     boilerplate: np.ndarray,
     config: FingerprintConfig,
-    mapper: Mapper | None,
-    threads: _Threads | None,
+    mapper: Mapper,
 ) -> list[tuple[np.ndarray, ...]]:
-    """Every work's masked shingles, signatures and starts (and band keys, through ``mapper``)."""
-    if mapper is not None:
-        return list(mapper(_sign_work, [(t.shingles,) for t in tokens], (boilerplate, config)))
+    """Every work's masked shingles, signatures, starts and band keys, through ``mapper``."""
+    return list(mapper(_sign_work, [(t.shingles,) for t in tokens], (boilerplate, config)))
+
+
+def _sign_into_tables(
+    tokens: list[_WorkTokens],
+    boilerplate: np.ndarray,
+    config: FingerprintConfig,
+    threads: _Threads | None,
+) -> _Tables:
+    """:func:`_sign_all` and :func:`_assemble` in this process, without the per-work copies: each
+    work's masked shingles and the number of passages it keeps first, then the tables, into whose
+    rows each work is signed, band-keyed and copied by a thread.
+
+    The per-work token arrays are copied into the tables and then dropped from ``tokens`` (an entry
+    keeps its lengths, as empty views of the tables' rows), so they do not outlive this step.
+    """
     index = KeySet(boilerplate)
-    _fingerprinter(config)  # made once, before the threads share it
-    if threads is None:
-        return [_mask_and_sign(t.shingles, index, config) for t in tokens]
+    fingerprinter = _fingerprinter(config)  # made once, before the threads share it
+    a, b = fingerprinter._a_flat, fingerprinter._b_flat
+    stride = config.stride
     order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i].shingles))
-    by_size = threads.map(lambda i: _mask_and_sign(tokens[i].shingles, index, config), order)
-    signed: list[tuple[np.ndarray, ...]] = [()] * len(tokens)
-    for i, result in zip(order, by_size, strict=True):
-        signed[i] = result
-    return signed
+    values = [np.empty(0, dtype=np.uint64)] * len(tokens)
+    n_passages = np.zeros(len(tokens), dtype=np.int64)
+
+    def mask(i: int) -> None:
+        shingles = tokens[i].shingles
+        if len(boilerplate) and len(shingles):
+            masked = mask_template_fills(index.masked(shingles), config.boilerplate_fill)
+        else:
+            masked = shingles
+        values[i] = masked = np.ascontiguousarray(masked, dtype=np.uint64)
+        n_passages[i] = kernels.window_count(masked, stride, a[0], b[0]) if len(masked) else 0
+
+    _map(threads, mask, order)
+    n_tokens = np.array([len(t.starts) for t in tokens], dtype=np.int64)
+    tok_at = np.concatenate([[0], np.cumsum(n_tokens)]).tolist()
+    pas_at = np.concatenate([[0], np.cumsum(n_passages)]).tolist()
+    total_tokens, total_passages = tok_at[-1], pas_at[-1]
+    tables = _Tables(
+        tokens={
+            "start": np.empty(total_tokens, dtype=np.uint32),
+            "end": np.empty(total_tokens, dtype=np.uint32),
+            "shingle": np.empty(total_tokens, dtype=np.uint64),
+            "masked": np.empty(total_tokens, dtype=np.uint8),
+        },
+        passage_work=np.empty(total_passages, dtype=np.uint32),
+        passage_start=np.empty(total_passages, dtype=np.int32),
+        signatures=np.empty((total_passages, config.num_perm), dtype=np.uint64),
+        keys=np.empty((total_passages, config.bands), dtype=np.uint64),
+        masked=[0] * len(tokens),
+    )
+    cols = tables.tokens
+
+    def fill(idx: int) -> None:
+        toks, work_values = tokens[idx], values[idx]
+        lo, hi = tok_at[idx], tok_at[idx + 1]
+        cols["start"][lo:hi] = toks.starts
+        cols["end"][lo:hi] = toks.ends
+        n = len(toks.shingles)
+        cols["shingle"][lo : lo + n] = toks.shingles
+        cols["shingle"][lo + n : hi] = 0
+        masked = cols["masked"][lo:hi].view(bool)
+        np.equal(work_values, MASKED, out=masked[:n])
+        masked[n:] = False
+        tables.masked[idx] = int(np.count_nonzero(masked))
+        lo, hi = pas_at[idx], pas_at[idx + 1]
+        if hi > lo:
+            sigs = tables.signatures[lo:hi]
+            written = kernels.window_minhashes_into(
+                work_values, stride, a, b, sigs, tables.passage_start[lo:hi]
+            )
+            if written != hi - lo:
+                raise RuntimeError(f"work {idx}: {written} passages signed, {hi - lo} counted")
+            tables.passage_work[lo:hi] = idx
+            fingerprinter.band_keys(sigs, out=tables.keys[lo:hi])
+        values[idx] = np.empty(0, dtype=np.uint64)
+        # The lengths stay (callers count tokens and shingles); the arrays' memory goes.
+        lo, hi = tok_at[idx], tok_at[idx + 1]
+        tokens[idx] = _WorkTokens(cols["start"][lo:hi], cols["end"][lo:hi], cols["shingle"][lo : lo + n])
+
+    _map(threads, fill, order)
+    return tables
+
+
+def _map(threads: _Threads | None, function: Callable[[int], None], items: list[int]) -> None:
+    if threads is None:
+        for item in items:
+            function(item)
+    else:
+        threads.map(function, items)
 
 
 def _hashed(path: Path, write: Callable[[Path], None]) -> tuple[str, str]:
@@ -1132,9 +1209,10 @@ def _assemble_and_write(
             write("boilerplate.parquet", functools.partial(_write_boilerplate, boilerplate=boilerplate))
             write("isbns.parquet", functools.partial(_write_isbns, works=works))
             write("hashes.parquet", functools.partial(_write_hashes, works=works))
-            signed = _sign_all(tokens, boilerplate, config, mapper, threads)
-            tables = _assemble(tokens, signed, config, threads)
-            del signed
+            if mapper is not None:
+                tables = _assemble(tokens, _sign_all(tokens, boilerplate, config, mapper), config, threads)
+            else:
+                tables = _sign_into_tables(tokens, boilerplate, config, threads)
             # The band keys' sort first (the band index waits for it), then the other tables.
             band_keys, band_passages, jobs = sort_keys_jobs(tables.keys.reshape(-1), config.bands)
             sorting = [threads.submit(job) for job in jobs]
@@ -1269,6 +1347,7 @@ def build_registry(
         _rename(gathered, names)
     _check_gathered(gathered, "built")
     tokens = _tokenise_all(gathered.works, config.shingle_size, mapper, gathered.prepared)
+    gathered.prepared.clear()  # ``tokens`` holds them now, and lets them go once they are in the tables
     return _assemble_and_write(
         Path(out),
         gathered.works,

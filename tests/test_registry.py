@@ -576,6 +576,50 @@ def test_texts_file_from_one_buffer_equals_pyarrows_array_of_the_texts(tmp_path)
     assert (tmp_path / "fast.arrow").read_bytes() == plain.getvalue().to_pybytes()
 
 
+@pytest.mark.parametrize("masked_share", [0.0, 0.5, 0.97, 1.0])
+def test_a_works_windows_signed_into_its_rows_equal_the_window_kernels(masked_share):
+    """kernels.window_count and window_minhashes_into (the build's direct writes) keep exactly the
+    windows window_minhashes keeps, with the same signatures and starts."""
+    from auditor import kernels
+
+    rng = np.random.default_rng(7)
+    fp = registry_module._fingerprinter(FingerprintConfig())
+    stride = fp.config.stride
+    a, b = fp._a_flat, fp._b_flat
+    for n in (0, 1, stride - 1, stride, stride + 1, 5 * stride, 40 * stride + 7):
+        values = rng.integers(1, 2**64 - 1, n, dtype=np.uint64)
+        runs = rng.random(max(1, n // stride + 1)) < masked_share  # whole blocks masked, as boilerplate is
+        values[np.repeat(runs, stride)[:n]] = 0
+        sigs, starts = fp.window_signatures(values)
+        count = kernels.window_count(values, stride, a[0], b[0]) if n else 0
+        assert count == len(sigs)
+        into = np.full((count + 1, fp.config.num_perm), 3, dtype=np.uint64)
+        into_starts = np.full(count + 1, -5, dtype=np.int32)
+        assert kernels.window_minhashes_into(values, stride, a, b, into[:count], into_starts[:count]) == count
+        assert np.array_equal(into[:count], sigs) and np.array_equal(into_starts[:count], starts)
+        assert (into[count] == 3).all() and into_starts[count] == -5  # the next work's row is untouched
+        if count:
+            assert kernels.window_minhashes_into(values, stride, a, b, into[: count - 1], into_starts) == -1
+
+
+def test_window_count_keeps_the_rule_of_the_first_value_not_of_unmasked_shingles():
+    """A window is dropped when its first MinHash value is 2^64 - 1, even with unmasked shingles in it
+    (a permutation that maps every value there): the count follows that rule, not a count of shingles."""
+    from auditor import kernels
+
+    values = np.arange(1, 100, dtype=np.uint64)
+    top = np.uint64(2**64 - 1)
+    a = np.array([0, 1], dtype=np.uint64)
+    b = np.array([top, 0], dtype=np.uint64)
+    sigs = np.empty((10, 2), dtype=np.uint64)
+    kept = kernels.window_minhashes(
+        values, np.array([0, len(values)]), 24, a, b, sigs, np.empty(10, np.int64), np.empty(10, np.int64)
+    )
+    assert kept == 0
+    assert kernels.window_count(values, 24, a[0], b[0]) == 0
+    assert kernels.window_minhashes_into(values, 24, a, b, sigs, np.empty(10, np.int32)) == 0
+
+
 def test_a_build_gives_the_same_files_in_threads_in_one_thread_and_through_a_mapper(
     tmp_path, small_works, monkeypatch
 ):
