@@ -732,6 +732,11 @@ def edition_groups(works: Sequence[WorkSource]) -> list[str]:
 # ------------------------------------------------------------------------------------------ building
 
 
+_NO_TOKENS = _WorkTokens(
+    np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.uint64)
+)
+
+
 def _tokenise(work: WorkSource, k: int) -> _WorkTokens:
     tokens, work.text_hash = _tokens_of(work.text, k)
     return tokens
@@ -1061,8 +1066,8 @@ def _sign_into_tables(
     work's masked shingles and the number of passages it keeps first, then the tables, into whose
     rows each work is signed, band-keyed and copied by a thread.
 
-    The per-work token arrays are copied into the tables and then dropped from ``tokens`` (an entry
-    keeps its lengths, as empty views of the tables' rows), so they do not outlive this step.
+    The per-work token arrays are copied into the tables and then dropped from ``tokens`` (each entry
+    becomes empty), so they do not outlive this step.
     """
     index = KeySet(boilerplate)
     fingerprinter = _fingerprinter(config)  # made once, before the threads share it
@@ -1124,9 +1129,7 @@ def _sign_into_tables(
             tables.passage_work[lo:hi] = idx
             fingerprinter.band_keys(sigs, out=tables.keys[lo:hi])
         values[idx] = np.empty(0, dtype=np.uint64)
-        # The lengths stay (callers count tokens and shingles); the arrays' memory goes.
-        lo, hi = tok_at[idx], tok_at[idx + 1]
-        tokens[idx] = _WorkTokens(cols["start"][lo:hi], cols["end"][lo:hi], cols["shingle"][lo : lo + n])
+        tokens[idx] = _NO_TOKENS
 
     _map(threads, fill, order)
     return tables
@@ -1175,6 +1178,9 @@ def _assemble_and_write(
     Each file is written, and hashed, by a thread as soon as its table is complete, while the next
     tables are computed: the work texts first, the band index last.
     """
+    # Counted now: a local build lets the token arrays go once they are in the tables.
+    n_tokens = [len(t.starts) for t in tokens]
+    n_shingles = [len(t.shingles) for t in tokens]
     groups = edition_groups(works)
     for work, group in zip(works, groups, strict=True):
         work.group = group
@@ -1204,7 +1210,7 @@ def _assemble_and_write(
             boilerplate = _shared_shingles(works, tokens, threshold, threads)
             write(
                 "works.parquet",
-                functools.partial(_write_works, works=works, per_work_tokens=[len(t.starts) for t in tokens]),
+                functools.partial(_write_works, works=works, per_work_tokens=n_tokens),
             )
             write("boilerplate.parquet", functools.partial(_write_boilerplate, boilerplate=boilerplate))
             write("isbns.parquet", functools.partial(_write_isbns, works=works))
@@ -1213,13 +1219,19 @@ def _assemble_and_write(
                 tables = _assemble(tokens, _sign_all(tokens, boilerplate, config, mapper), config, threads)
             else:
                 tables = _sign_into_tables(tokens, boilerplate, config, threads)
-            # The band keys' sort first (the band index waits for it), then the other tables.
+            # The band keys' sort first (the band index waits for it), then the other tables. This
+            # thread writes the token table meanwhile, so that its memory goes before the sort's grows;
+            # a pool thread hashes the file.
+            n_passages = len(tables.passage_work)
             band_keys, band_passages, jobs = sort_keys_jobs(tables.keys.reshape(-1), config.bands)
             sorting = [threads.submit(job) for job in jobs]
-            write("passages.parquet", functools.partial(_write_passages, tables=tables))
-            write("tokens.arrow", functools.partial(_write_arrow, columns=tables.tokens))
+            write("passages.parquet", functools.partial(_write_passages, tables=tables, release=True))
+            _write_tokens(tmp / "tokens.arrow", tables=tables)
+            write("tokens.arrow", _written)
             for future in sorting:
                 future.result()
+            # The unsorted keys and the sort's scratch go (the jobs hold them), before the last tables.
+            del jobs, sorting
             tables.keys = np.empty((0, config.bands), dtype=np.uint64)
             write(
                 "bands.arrow",
@@ -1232,9 +1244,7 @@ def _assemble_and_write(
             digests = {name_: future.result() for name_, future in hashed.items()}
         files = {name_: digests[name_][0] for name_ in _DATA_FILES}
         checksums = {name_: digests[name_][1] for name_ in _DATA_FILES}
-        n_passages = len(tables.passage_work)
-        for work, toks, masked in zip(works, tokens, tables.masked, strict=True):
-            n_values = len(toks.shingles)
+        for work, n_values, masked in zip(works, n_shingles, tables.masked, strict=True):
             if n_values >= config.window and masked > MOSTLY_MASKED * n_values:
                 warnings.append(
                     f"work {work.work_id!r}: {masked / n_values:.0%} of its text is shared with other "
@@ -1273,7 +1283,7 @@ def _assemble_and_write(
                 "works": len(works),
                 "works_with_text": sum(1 for w in works if w.has_text),
                 "groups": len(set(groups)),
-                "tokens": int(sum(len(t.starts) for t in tokens)),
+                "tokens": sum(n_tokens),
                 "passages": n_passages,
                 "boilerplate_shingles": len(boilerplate),
                 "boilerplate_threshold": threshold,
@@ -1510,7 +1520,18 @@ def _write_texts(path: Path, *, works: list[WorkSource], fingerprints_only: bool
         writer.write_table(texts)
 
 
-def _write_passages(path: Path, *, tables: _Tables) -> None:
+def _written(path: Path) -> None:
+    """The writer of a file already written (for :func:`_hashed` to hash it alone)."""
+
+
+def _write_tokens(path: Path, *, tables: _Tables) -> None:
+    """``tokens.arrow``; the token table's memory goes once written (hashing reads the file back)."""
+    _write_arrow(path, tables.tokens)
+    tables.tokens = {}
+
+
+def _write_passages(path: Path, *, tables: _Tables, release: bool = False) -> None:
+    """``passages.parquet``; with ``release``, the passage table's memory goes once it is written."""
     sigs = tables.signatures
     sig_col = pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1), type=pa.uint64()), sigs.shape[1])
     # Signatures are random 64-bit values: compression would cost time and save nothing.
@@ -1519,6 +1540,10 @@ def _write_passages(path: Path, *, tables: _Tables) -> None:
         path,
         compression="none",
     )
+    if release:
+        tables.signatures = np.empty((0, sigs.shape[1]), dtype=np.uint64)
+        tables.passage_work = np.empty(0, dtype=np.uint32)
+        tables.passage_start = np.empty(0, dtype=np.int32)
 
 
 def _write_buckets(path: Path, *, sorted_keys: np.ndarray) -> None:
