@@ -147,6 +147,9 @@ class Gathered:
     """Work files whose text extraction was tried (read from a folder or named by a catalogue)."""
     prepared: dict[str, Any] = field(default_factory=dict)
     """``prepare(text)`` of each work with text, by work id (see :func:`gather_sources`)."""
+    utf8: dict[str, bytes] = field(default_factory=dict)
+    """With ``prepare``: the UTF-8 of works' texts that are their files' bytes unchanged, by work id
+    (``texts.arrow`` takes them as they are instead of encoding the texts again)."""
 
 
 @dataclass(slots=True)
@@ -158,7 +161,7 @@ class _WorkTokens:
 
 def text_hash(token_hashes: np.ndarray) -> str:
     """Hash of a text's normalised token sequence: equal for texts that differ only in layout or case."""
-    return xxhash.xxh3_128_hexdigest(token_hashes.astype("<u8").tobytes())
+    return xxhash.xxh3_128_hexdigest(np.ascontiguousarray(token_hashes, dtype="<u8").data)
 
 
 def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
@@ -371,13 +374,22 @@ def _now() -> str:
 
 def _load_work_file(path: Path) -> tuple[str, str, Extracted | None, str]:
     """(md5, sha256, extracted text or None, why not) of one work file."""
+    return _load_work_bytes(path)[0]
+
+
+def _load_work_bytes(path: Path) -> tuple[tuple[str, str, Extracted | None, str], bytes]:
+    """:func:`_load_work_file`, and the file's bytes (empty if it could not be read)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return "", "", None, f"cannot read: {exc.strerror or exc}"
+        return ("", "", None, f"cannot read: {exc.strerror or exc}"), b""
+    return _extract_work(data, path.suffix), data
+
+
+def _extract_work(data: bytes, suffix: str) -> tuple[str, str, Extracted | None, str]:
     md5, sha256 = hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()
     try:
-        return md5, sha256, extract(data, path.suffix), ""
+        return md5, sha256, extract(data, suffix), ""
     except ExtractionError as exc:
         return md5, sha256, None, str(exc)
     except Exception as exc:  # a parser bug on one hostile file must not sink a build of thousands
@@ -387,11 +399,15 @@ def _load_work_file(path: Path) -> tuple[str, str, Extracted | None, str]:
 
 def _load_and_prepare(
     path: Path, prepare: Callable[[str], Any] | None
-) -> tuple[tuple[str, str, Extracted | None, str], Any]:
-    """:func:`_load_work_file`, and ``prepare`` of the text extracted."""
-    result = _load_work_file(path)
+) -> tuple[tuple[str, str, Extracted | None, str], Any, bytes | None]:
+    """:func:`_load_work_file`, ``prepare`` of the text extracted, and the text's UTF-8 when it is
+    the file's bytes (a plain-text file decoded as UTF-8 is its text unchanged, without a BOM)."""
+    result, data = _load_work_bytes(path)
     extracted = result[2]
-    return result, (prepare(extracted.text) if prepare is not None and extracted is not None else None)
+    if extracted is None:
+        return result, None, None
+    utf8 = data if extracted.format in ("text", "markdown") and extracted.encoding == "utf-8" else None
+    return result, (prepare(extracted.text) if prepare is not None else None), utf8
 
 
 def _apply(work: WorkSource, extracted: Extracted, fallback_title: str) -> None:
@@ -607,12 +623,14 @@ def gather_sources(
         loaded = pool.map(
             functools.partial(_load_and_prepare, prepare=prepare), [path for _, path, _ in pending]
         )
-        for done, ((work, path, fallback), (result, prepared)) in enumerate(
+        for done, ((work, path, fallback), (result, prepared, utf8)) in enumerate(
             zip(pending, loaded, strict=True), start=1
         ):
             _gathered_one(gathered, works, file_sha256, work, path, resolved(path), fallback, result)
             if prepare is not None and result[2] is not None:
                 gathered.prepared[work.work_id] = prepared
+                if utf8 is not None:
+                    gathered.utf8[work.work_id] = utf8
             if progress:
                 progress(done, len(pending))
 
@@ -1200,7 +1218,9 @@ def _assemble_and_write(
 
             write(
                 "texts.arrow",
-                functools.partial(_write_texts, works=works, fingerprints_only=fingerprints_only),
+                functools.partial(
+                    _write_texts, works=works, fingerprints_only=fingerprints_only, utf8=gathered.utf8
+                ),
             )
             # Boilerplate: shingles found in many books carry no evidence of copying any one of them.
             # Each edition group counts once, so the EPUB and the PDF of one book never mask each other.
@@ -1498,12 +1518,19 @@ def _write_works(path: Path, *, works: list[WorkSource], per_work_tokens: list[i
     pq.write_table(works_table, path)
 
 
-def _write_texts(path: Path, *, works: list[WorkSource], fingerprints_only: bool) -> None:
-    """``texts.arrow``: one large_string column, one record batch."""
+def _write_texts(
+    path: Path, *, works: list[WorkSource], fingerprints_only: bool, utf8: dict[str, bytes] | None = None
+) -> None:
+    """``texts.arrow``: one large_string column, one record batch.
+
+    Args:
+        utf8: texts already encoded (the files' bytes), by work id; emptied once used.
+    """
     column: pa.Array | None = None
     if not fingerprints_only and all(w.text is not None for w in works):
+        known = utf8 or {}
         try:
-            encoded = [(w.text or "").encode("utf-8") for w in works]
+            encoded = [known.get(w.work_id) or (w.text or "").encode("utf-8") for w in works]
         except UnicodeEncodeError:
             pass  # lone surrogates: pyarrow says what is wrong
         else:
@@ -1515,6 +1542,8 @@ def _write_texts(path: Path, *, works: list[WorkSource], fingerprints_only: bool
             column = pa.LargeStringArray.from_buffers(len(works), pa.py_buffer(offsets), pa.py_buffer(data))
     if column is None:
         column = pa.array([None if fingerprints_only else w.text for w in works], type=pa.large_string())
+    if utf8:
+        utf8.clear()
     texts = pa.table({"text": column})
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, texts.schema) as writer:
         writer.write_table(texts)

@@ -25,6 +25,7 @@ from auditor.registry import (
     diff_registries,
     edition_groups,
     format_diff,
+    gather_sources,
     open_registries,
 )
 from tests.bookfiles import write_epub, write_pdf
@@ -618,6 +619,26 @@ def test_window_count_keeps_the_rule_of_the_first_value_not_of_unmasked_shingles
     assert kept == 0
     assert kernels.window_count(values, 24, a[0], b[0]) == 0
     assert kernels.window_minhashes_into(values, 24, a, b, sigs, np.empty(10, np.int32)) == 0
+
+
+def test_texts_stored_from_the_files_bytes_are_the_texts_of_every_encoding(tmp_path):
+    """A UTF-8 text file's bytes go into texts.arrow as they are; other files (a BOM, cp1252, HTML)
+    have their decoded text encoded: every stored text is the text the build read."""
+    folder = tmp_path / "works"
+    folder.mkdir()
+    body = "caf\u00e9 \u201cquoted\u201d \u6771\u4eac \U0001f600 words and more words here " * 30
+    (folder / "plain.txt").write_bytes(body.encode("utf-8"))
+    (folder / "notes.md").write_bytes(("# Title\n\n" + body).encode("utf-8"))
+    (folder / "bom.txt").write_bytes(b"\xef\xbb\xbf" + body.encode("utf-8"))
+    (folder / "latin.txt").write_bytes(("na\u00efve r\u00e9sum\u00e9 \u2014 " * 40).encode("cp1252"))
+    (folder / "page.html").write_bytes(f"<html><body><p>{body}</p></body></html>".encode())
+    gathered = gather_sources([folder], prepare=len)
+    assert set(gathered.utf8) == {"plain", "notes"}
+    build_registry([folder], tmp_path / "reg")
+    registry = WorkRegistry(tmp_path / "reg")
+    for work in gathered.works:
+        assert registry.work_text(registry.index_of(work.work_id)) == work.text, work.work_id
+    assert registry.work_text(registry.index_of("bom")) == body
 
 
 def test_a_build_gives_the_same_files_in_threads_in_one_thread_and_through_a_mapper(
