@@ -389,6 +389,11 @@ class Matcher:
             lookup = local_band_lookup(registry, KeyIndex(registry.band_key, registry.band_buckets))
         self.lookup = lookup
         self.boilerplate = KeyIndex(registry.boilerplate)
+        # Token counts of the works with a text key: equal token sequences are equally long, so a
+        # record of any other length needs no text hash (most records, and ~a tenth of verification).
+        self._text_key_tokens = frozenset(
+            registry.work_tokens(work) for (kind, _), work in registry.hash_work.items() if kind == "text"
+        )
 
     def match(self, text: str, tokens: Tokens, file_keys: Mapping[str, Any] | None = None) -> list[Match]:
         """Every work of the registry that the text copies, with spans; sorted by work id.
@@ -480,12 +485,12 @@ class Matcher:
     def _exact(self, text: str, tokens: Tokens, file_keys: Mapping[str, Any] | None) -> list[Match]:
         """Exact keys, no MinHash: the record's file md5/sha256 (LibGen's keys), then its normalised text."""
         works: list[int] = []
-        for field, kind in FILE_KEY_FIELDS.items():
-            digest = (file_keys or {}).get(field)
+        for field, kind in FILE_KEY_FIELDS.items() if file_keys else ():
+            digest = file_keys.get(field) if file_keys else None
             found = self.registry.work_for_hash(kind, digest.lower()) if isinstance(digest, str) else None
             if found is not None and found not in works:
                 works.append(found)
-        if len(tokens):
+        if len(tokens) in self._text_key_tokens:
             found = self.registry.work_for_hash("text", text_hash(tokens.hashes))
             if found is not None and found not in works:
                 works.append(found)

@@ -77,6 +77,30 @@ def test_whole_work_is_an_exact_duplicate_even_reformatted(small_registry, small
     assert matches[0].record_coverage == 1.0
 
 
+def test_text_keys_are_hashed_only_for_records_as_long_as_a_keyed_work(
+    small_registry, small_works, words, monkeypatch
+):
+    from auditor import match
+    from auditor.registry import text_hash
+
+    hashed = []
+
+    def counting(hashes):
+        hashed.append(len(hashes))
+        return text_hash(hashes)
+
+    monkeypatch.setattr(match, "text_hash", counting)
+    matcher = Matcher(small_registry)
+    whole = small_works["work-5"]
+    other = words.text(400)
+    assert [m.kind for m in matcher.match(whole, tokenize(whole))] == ["exact-duplicate"]
+    assert matcher.match(other, tokenize(other)) == []
+    # A record one token short of the work is no exact duplicate, and is not hashed either.
+    short = whole.rsplit(" ", 1)[0]
+    assert all(m.kind != "exact-duplicate" for m in matcher.match(short, tokenize(short)))
+    assert hashed == [len(tokenize(whole))]
+
+
 def test_two_works_in_one_record_give_two_matches(small_registry, small_works, words):
     a = " ".join(small_works["work-0"].split(" ")[300:400])
     b = " ".join(small_works["work-7"].split(" ")[1300:1400])
