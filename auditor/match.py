@@ -163,6 +163,7 @@ def _distinct(values: np.ndarray) -> np.ndarray:
 
 
 def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching ranges merged, in order (the reference :func:`_windows` is tested on)."""
     merged: list[tuple[int, int]] = []
     for start, end in sorted(ranges):
         if merged and start <= merged[-1][1]:
@@ -172,12 +173,36 @@ def _merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def _windows(starts: list[int], before: int, after: int, n: int) -> list[tuple[int, int]]:
+    """``_merge_ranges([(max(0, s - before), min(n, s + after)) for s in starts])`` for sorted, distinct
+    ``starts``: both ends then only grow, so each range either extends the last one or starts anew."""
+    merged: list[list[int]] = []
+    for s in starts:
+        lo = s - before if s > before else 0
+        hi = s + after if s + after < n else n
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = hi
+        else:
+            merged.append([lo, hi])
+    return [(lo, hi) for lo, hi in merged]
+
+
+_READ_SLACK = 4096
+"""Shingles between a work region's ranges that one read may take along rather than reading each
+range on its own (two reads and a copy per range)."""
+
+
 def _work_region(registry: WorkRegistry, work: int, ranges: list[tuple[int, int]]) -> np.ndarray:
-    """A candidate work's shingles in ``ranges`` (merged), concatenated; each range is read on its own,
-    so chance hits far apart in one work are not read as one long stretch."""
+    """A candidate work's shingles in ``ranges`` (merged, sorted), concatenated. Ranges close together
+    come from one read; chance hits far apart in one work are read on their own, not as one long
+    stretch."""
     if len(ranges) == 1:
         return registry.work_shingles(work, slice(*ranges[0]))
-    return np.concatenate([registry.work_shingles(work, slice(s, e)) for s, e in ranges])
+    first, last = ranges[0][0], ranges[-1][1]
+    if last - first <= 2 * sum(hi - lo for lo, hi in ranges) + _READ_SLACK:
+        stretch = registry.work_shingles(work, slice(first, last))
+        return np.concatenate([stretch[lo - first : hi - first] for lo, hi in ranges])
+    return np.concatenate([registry.work_shingles(work, slice(lo, hi)) for lo, hi in ranges])
 
 
 def _shared_positions(
@@ -457,12 +482,8 @@ class Matcher:
             if self.registry.refs[work].id in exact_works:
                 continue
             n_work = self.registry.work_tokens(work)
-            rec_ranges = _merge_ranges(
-                [(max(0, r - margin), min(len(values), r + window + margin)) for r, _ in hits]
-            )
-            work_ranges = _merge_ranges(
-                [(max(0, p - margin), min(n_work, p + window + margin)) for _, p in hits]
-            )
+            rec_ranges = _windows(sorted({r for r, _ in hits}), margin, window + margin, len(values))
+            work_ranges = _windows(sorted({p for _, p in hits}), margin, window + margin, n_work)
             work_values = _work_region(self.registry, work, work_ranges)
             # Most candidates are chance: a common phrase or two shared. A chain needs min_shingles
             # distinct record positions paired with the work, so counting the positions that can be

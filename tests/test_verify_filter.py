@@ -117,3 +117,49 @@ def test_masked_shingles_are_never_counted(masked):
     if masked:
         values[:] = MASKED
     assert _shared_positions(values, [(0, 100)], values.copy(), 8, 10**9) == (0 if masked else 100)
+
+
+def test_windows_are_the_merged_ranges_around_sorted_starts():
+    from auditor.match import _windows
+
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        n = int(rng.integers(1, 600))
+        starts = sorted({int(s) for s in rng.integers(0, n, int(rng.integers(0, 30)))})
+        before, after = int(rng.integers(0, 80)), int(rng.integers(1, 200))
+        expected = _merge_ranges([(max(0, s - before), min(n, s + after)) for s in starts])
+        assert _windows(starts, before, after, n) == expected
+
+
+@pytest.mark.parametrize("slack", [0, 4096])
+def test_a_work_region_is_its_ranges_and_close_ranges_take_one_read(small_registry, monkeypatch, slack):
+    from auditor.match import _work_region
+
+    monkeypatch.setattr(match, "_READ_SLACK", slack)
+    work = 3
+    n = small_registry.work_tokens(work)
+    read = small_registry.work_shingles
+    calls = []
+
+    def counting(work: int, positions: slice) -> np.ndarray:
+        calls.append(positions)
+        return read(work, positions)
+
+    monkeypatch.setattr(small_registry, "work_shingles", counting)
+    rng = np.random.default_rng(12)
+    reads = set()
+    for _ in range(300):
+        cuts = sorted({int(c) for c in rng.integers(0, n + 1, 2 * int(rng.integers(1, 6)))})
+        ranges = list(zip(cuts[::2], cuts[1::2], strict=False))
+        if not ranges:
+            continue
+        calls.clear()
+        region = _work_region(small_registry, work, ranges)
+        assert np.array_equal(region, np.concatenate([read(work, slice(lo, hi)) for lo, hi in ranges]))
+        covered = sum(hi - lo for lo, hi in ranges)
+        close = ranges[-1][1] - ranges[0][0] <= 2 * covered + slack
+        assert len(calls) == (1 if close else len(ranges))
+        reads.add((close, len(ranges) > 1))
+    assert (
+        reads == {(True, False), (True, True), (False, True)} if slack == 0 else {(True, False), (True, True)}
+    )
