@@ -310,6 +310,80 @@ def shared_positions(
     return found
 
 
+@_kernel("Tuple((int64[::1], int64[::1]))(uint64[::1], int64[::1], uint64[::1], int64[::1], int64)")
+def shingle_pairs(
+    values: np.ndarray, bounds: np.ndarray, work: np.ndarray, work_bounds: np.ndarray, max_occurrences: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled; tested against match._pairs
+    """Every (record position, work position) with the same unmasked shingle, for shingles found 1 to
+    ``max_occurrences`` times in ``work``: record positions in the disjoint ranges
+    ``[bounds[2i], bounds[2i+1])`` of ``values``; ``work`` holds the work's shingles at the positions
+    of its ranges ``work_bounds``, concatenated. Sorted by record position, then work position.
+
+    The work's shingles go into the hash table of :func:`shared_positions`, each slot with the list of
+    its positions in order (``head``/``following``), so each record position finds its pairs at once.
+    """
+    n = work.shape[0]
+    position = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(0, work_bounds.shape[0] - 1, 2):
+        for p in range(work_bounds[i], work_bounds[i + 1]):
+            position[k] = p
+            k += 1
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    mask = (1 << bits) - 1
+    shift = np.uint64(64 - bits)
+    slots = np.zeros(1 << bits, dtype=np.uint64)
+    counts = np.zeros(1 << bits, dtype=np.int64)
+    head = np.empty(1 << bits, dtype=np.int64)
+    tail = np.empty(1 << bits, dtype=np.int64)
+    following = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        v = work[i]
+        if v == _ZERO:
+            continue
+        h = np.int64((v * _GOLDEN) >> shift)
+        while slots[h] != _ZERO and slots[h] != v:
+            h = (h + 1) & mask
+        if slots[h] == _ZERO:
+            slots[h] = v
+            head[h] = i
+        else:
+            following[tail[h]] = i
+        tail[h] = i
+        counts[h] += 1
+    # Each record position's slot, or -1: counted first, so the pairs fill arrays of the right size.
+    slot_of = np.full(values.shape[0], -1, dtype=np.int64)
+    total = 0
+    for i in range(0, bounds.shape[0] - 1, 2):
+        for p in range(bounds[i], bounds[i + 1]):
+            v = values[p]
+            if v == _ZERO:
+                continue
+            h = np.int64((v * _GOLDEN) >> shift)
+            while slots[h] != _ZERO and slots[h] != v:
+                h = (h + 1) & mask
+            if slots[h] == v and counts[h] <= max_occurrences:
+                slot_of[p] = h
+                total += counts[h]
+    rec_out = np.empty(total, dtype=np.int64)
+    work_out = np.empty(total, dtype=np.int64)
+    out = 0
+    for i in range(0, bounds.shape[0] - 1, 2):
+        for p in range(bounds[i], bounds[i + 1]):
+            h = slot_of[p]
+            if h < 0:
+                continue
+            j = head[h]
+            for _ in range(counts[h]):
+                rec_out[out] = p
+                work_out[out] = position[j]
+                out += 1
+                j = following[j]
+    return rec_out, work_out
+
+
 _AHEAD = 16
 """How many look-ups :func:`key_ranges` keeps in flight: each waits on two reads from main memory."""
 
@@ -870,6 +944,7 @@ _SCAN = (
     "band_keys",
     "bucket_starts",
     "shared_positions",
+    "shingle_pairs",
     "chain_pairs",
 )
 

@@ -242,6 +242,27 @@ def _shared_positions_reference(
     return int(np.count_nonzero((count > 0) & (count <= max_occurrences)))
 
 
+def _shingle_pairs(
+    rec_values: np.ndarray,
+    rec_ranges: list[tuple[int, int]],
+    wv: np.ndarray,
+    work_ranges: list[tuple[int, int]],
+    max_occurrences: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_pairs`, from a compiled hash table (:func:`auditor.kernels.shingle_pairs`), sorted by
+    record position, then work position."""
+    from auditor import kernels
+
+    result: tuple[np.ndarray, np.ndarray] = kernels.shingle_pairs(
+        np.ascontiguousarray(rec_values),
+        np.array(rec_ranges, dtype=np.int64).reshape(-1),
+        np.ascontiguousarray(wv),
+        np.array(work_ranges, dtype=np.int64).reshape(-1),
+        max_occurrences,
+    )
+    return result
+
+
 def _pairs(
     rec_values: np.ndarray,
     rec_ranges: list[tuple[int, int]],
@@ -250,7 +271,8 @@ def _pairs(
     max_occurrences: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every (record position, work position) with the same unmasked shingle, for shingles found at
-    most ``max_occurrences`` times in the work region (``wv``: its shingles in ``work_ranges``)."""
+    most ``max_occurrences`` times in the work region (``wv``: its shingles in ``work_ranges``); in
+    numpy, the reference :func:`_shingle_pairs` is tested against."""
     rec_pos = np.concatenate([np.arange(s, e) for s, e in rec_ranges])
     work_pos = np.concatenate([np.arange(s, e) for s, e in work_ranges])
     rv = rec_values[rec_pos]
@@ -491,7 +513,7 @@ class Matcher:
             need, max_occurrences = self.settings.min_shingles, self.settings.max_occurrences
             if _shared_positions(values, rec_ranges, work_values, max_occurrences, need) < need:
                 continue
-            rec_pos, work_pos = _pairs(values, rec_ranges, work_values, work_ranges, max_occurrences)
+            rec_pos, work_pos = _shingle_pairs(values, rec_ranges, work_values, work_ranges, max_occurrences)
             if len(rec_pos) < self.settings.min_shingles:
                 continue
             chains = [

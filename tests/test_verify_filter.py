@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -163,3 +164,24 @@ def test_a_work_region_is_its_ranges_and_close_ranges_take_one_read(small_regist
     assert (
         reads == {(True, False), (True, True), (False, True)} if slack == 0 else {(True, False), (True, True)}
     )
+
+
+def test_compiled_pairs_are_the_numpy_reference_s():
+    from auditor.match import _shingle_pairs
+
+    rng = np.random.default_rng(13)
+    for _ in range(500):
+        record, ranges, work, _ = _regions(rng)
+        # The work region as one to four ranges of the work, gaps between them.
+        cuts = np.sort(rng.choice(len(work) + 1, min(len(work) + 1, int(rng.integers(0, 4))), replace=False))
+        cuts = cuts.tolist()
+        edges = [0, *cuts, len(work)]
+        start, work_ranges = int(rng.integers(0, 100)), []
+        for lo, hi in itertools.pairwise(edges):
+            work_ranges.append((start, start + hi - lo))
+            start += hi - lo + int(rng.integers(1, 50))
+        max_occurrences = int(rng.integers(1, 10))
+        expected = _pairs(record, ranges, work, work_ranges, max_occurrences)
+        found = _shingle_pairs(record, ranges, work, work_ranges, max_occurrences)
+        assert np.array_equal(found[0], expected[0]) and np.array_equal(found[1], expected[1])
+        assert found[0].dtype == found[1].dtype == np.int64
