@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from auditor.limits import format_size
 from auditor.models import Record, Skipped
@@ -23,6 +27,13 @@ from auditor.readers.stream import (
 )
 
 _BASE = (".jsonl", ".ndjson", ".json")
+
+_MAX_DEPTH = 100
+"""Deepest nesting taken from orjson; json.loads refuses nesting near the interpreter's recursion limit
+(how near depends on the call stack) where orjson does not, so deeper lines are parsed by json alone."""
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+"""A run of digits as long as an integer beyond 64 bits, which orjson gives as a float."""
 
 
 @register
@@ -99,6 +110,16 @@ class JsonlReader(Reader):
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
             return Skipped(input_name, row, f"invalid UTF-8 at byte {exc.start} of the line")
+        # orjson parses a corpus line 2-3x faster than json; whatever it refuses (lone surrogates, NaN,
+        # malformed lines) or might give differently goes to json, so every line is accepted or
+        # rejected, and every value is, exactly as json.loads has it.
+        try:
+            fast = orjson.loads(line)
+            agrees = _as_json_gives(fast, line)
+        except Exception:  # any refusal: json decides, and words the reason
+            agrees = False
+        if agrees:
+            return to_record(fast, fields=self.fields, input_name=input_name, row=row)
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -108,6 +129,28 @@ class JsonlReader(Reader):
         except ValueError as exc:  # e.g. an integer of more digits than Python converts
             return Skipped(input_name, row, f"malformed JSON: {exc}")
         return to_record(obj, fields=self.fields, input_name=input_name, row=row)
+
+
+def _as_json_gives(value: Any, line: bytes) -> bool:
+    """Whether ``value``, orjson's parse of ``line``, is what json.loads gives: not when it nests deeper
+    than :data:`_MAX_DEPTH`, nor when it holds a float and the line a digit run that may be an integer
+    beyond 64 bits (orjson turns those into floats; json keeps them exact)."""
+    floats = False
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            floats = floats or isinstance(item, float)
+            continue
+        if depth >= _MAX_DEPTH:
+            return False
+        for child in item:
+            if isinstance(child, str | int):  # bool is an int; str and int have no children
+                continue
+            stack.append((child, depth + 1))
+    return not (floats and _LONG_DIGITS.search(line))
 
 
 def _after(row: int) -> str:
