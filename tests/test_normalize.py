@@ -288,6 +288,37 @@ def test_real_prose_equals_the_plain_algorithm(words):
 
 
 @settings(max_examples=200, deadline=None)
+@given(st.lists(any_text, max_size=6), st.integers(0, 40))
+def test_tokenize_many_of_long_and_short_texts_equals_tokenize_of_each_text(texts, join_below):
+    with mock.patch.object(normalize, "_JOIN_BELOW", join_below):
+        many = tokenize_many(texts)
+    assert len(many) == len(texts)
+    for text, got in zip(texts, many, strict=True):
+        alone = tokenize(text)
+        assert got.starts.tolist() == alone.starts.tolist()
+        assert got.ends.tolist() == alone.ends.tolist()
+        assert got.hashes.tolist() == alone.hashes.tolist()
+
+
+def test_only_short_texts_are_tokenized_joined(words):
+    texts = [words.text(5), words.text(1000), words.text(3), words.text(800), words.text(9)]
+    assert [len(t) < normalize._JOIN_BELOW for t in texts] == [True, False, True, False, True]
+    joined = []
+    real = normalize._tokenize_joined
+
+    def recording(group):
+        joined.append(list(group))
+        return real(group)
+
+    with mock.patch.object(normalize, "_tokenize_joined", recording):
+        many = tokenize_many(texts)
+        assert joined == [[texts[0], texts[2], texts[4]]]
+        tokenize_many(texts[:2])
+        assert len(joined) == 1  # one short text is tokenized alone too
+    assert [m.hashes.tolist() for m in many] == [tokenize(t).hashes.tolist() for t in texts]
+
+
+@settings(max_examples=200, deadline=None)
 @given(st.lists(any_text, max_size=6))
 def test_tokenize_many_equals_tokenize_of_each_text(texts):
     many = tokenize_many(texts)
