@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from auditor.fingerprint import MASKED, FingerprintConfig, Fingerprinter, shingles_many
-from auditor.keyindex import KeyIndex
+from auditor.keyindex import KeyIndex, KeySet
 from auditor.models import Evidence, Match, Span
 from auditor.normalize import Tokens
 from auditor.registry import WorkRegistry, text_hash
@@ -435,7 +435,8 @@ class Matcher:
         if lookup is None:
             lookup = local_band_lookup(registry, KeyIndex(registry.band_key, registry.band_buckets))
         self.lookup = lookup
-        self.boilerplate = KeyIndex(registry.boilerplate)
+        # Most shingles are no boilerplate: KeySet's filter answers those from the L2 cache.
+        self.boilerplate = KeySet(registry.boilerplate)
         # Token counts of the works with a text key: equal token sequences are equally long, so a
         # record of any other length needs no text hash (most records, and ~a tenth of verification).
         self._text_key_tokens = frozenset(
@@ -478,7 +479,7 @@ class Matcher:
         """Shingles (boilerplate masked), window signatures and band keys of a batch of records."""
         values, offsets = shingles_many([t.hashes for t in tokens], self.config.shingle_size)
         if len(values) and len(self.boilerplate):
-            values[self.boilerplate.contains(values)] = MASKED
+            self.boilerplate.masked(values, out=values)  # members become MASKED (0)
         sigs, window_record, window_start = self.fingerprinter.window_signatures_many(values, offsets)
         return Sketch(values, offsets, self.fingerprinter.band_keys(sigs), window_record, window_start)
 

@@ -176,3 +176,18 @@ def test_distinct_values_are_np_unique_s():
             expected = np.unique(values)
             got = _distinct(values)
             assert got.dtype == expected.dtype and np.array_equal(got, expected), (n, high)
+
+
+def test_sketch_masks_exactly_the_registry_s_boilerplate_shingles(small_registry, small_works, words):
+    import numpy as np
+
+    from auditor.fingerprint import MASKED, shingles_many
+
+    texts = [BOILERPLATE + " " + words.text(300), small_works["work-1"][:5000], words.text(50), ""]
+    tokens = [tokenize(t) for t in texts]
+    sketch = Matcher(small_registry).sketch(tokens)
+    raw, offsets = shingles_many([t.hashes for t in tokens], small_registry.config.shingle_size)
+    member = np.isin(raw, small_registry.boilerplate)
+    assert member.sum() > 20 and (~member).sum() > 300
+    assert np.array_equal(sketch.offsets, offsets)
+    assert np.array_equal(sketch.values, np.where(member, MASKED, raw))
