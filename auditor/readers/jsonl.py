@@ -32,6 +32,11 @@ _MAX_DEPTH = 100
 """Deepest nesting taken from orjson; json.loads refuses nesting near the interpreter's recursion limit
 (how near depends on the call stack) where orjson does not, so deeper lines are parsed by json alone."""
 
+_MAX_BRACKETS = 1000
+"""Most ``[`` and ``{`` in a line given to orjson, which recurses without a limit (orjson 3.8 crashes
+the process on a line of a million ``[``): nesting is never deeper than the brackets, so orjson
+never goes deeper than this."""
+
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
 """A run of digits as long as an integer beyond 64 bits, which orjson gives as a float."""
 
@@ -112,12 +117,15 @@ class JsonlReader(Reader):
             return Skipped(input_name, row, f"invalid UTF-8 at byte {exc.start} of the line")
         # orjson parses a corpus line 2-3x faster than json; whatever it refuses (lone surrogates, NaN,
         # malformed lines) or might give differently goes to json, so every line is accepted or
-        # rejected, and every value is, exactly as json.loads has it.
-        try:
-            fast = orjson.loads(line)
-            agrees = _as_json_gives(fast, line)
-        except Exception:  # any refusal: json decides, and words the reason
-            agrees = False
+        # rejected, and every value is, exactly as json.loads has it; lines with many brackets go to
+        # json alone (see _MAX_BRACKETS).
+        agrees = False
+        if line.count(b"[") + line.count(b"{") <= _MAX_BRACKETS:
+            try:
+                fast = orjson.loads(line)
+                agrees = _as_json_gives(fast, line)
+            except Exception:  # any refusal: json decides, and words the reason
+                agrees = False
         if agrees:
             return to_record(fast, fields=self.fields, input_name=input_name, row=row)
         try:

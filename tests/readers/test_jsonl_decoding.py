@@ -89,3 +89,26 @@ def test_ordinary_lines_are_parsed_by_orjson(tmp_path, monkeypatch):
     out = list(JsonlReader().read(path, path.name))
     assert [r.id for r in out if isinstance(r, Record)] == ["a", "b"]
     assert len(parsed) == 2
+
+
+def test_lines_with_many_brackets_never_reach_orjson(tmp_path, monkeypatch):
+    """orjson recurses without a limit (a million ``[`` crash the process); json refuses them."""
+    given = []
+    loads = jsonl.orjson.loads
+
+    def guarded(line: bytes) -> object:
+        brackets = line.count(b"[") + line.count(b"{")
+        given.append(brackets)
+        if brackets > jsonl._MAX_BRACKETS:
+            raise AssertionError("a line with this many brackets must not reach orjson")
+        return loads(line)
+
+    monkeypatch.setattr(jsonl.orjson, "loads", guarded)
+    deep = b"[" * 1_000_000 + b"]" * 1_000_000
+    code = b'{"text": "' + b"x[1] = {a[2]}; " * 400 + b'"}'
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(b'{"text": "before"}\n' + deep + b"\n" + code + b"\n")
+    out = list(JsonlReader().read(path, path.name))
+    assert [getattr(e, "reason", None) for e in out] == [None, "malformed JSON: nested too deeply", None]
+    assert out[2].text.startswith("x[1] = {a[2]};")
+    assert all(b <= jsonl._MAX_BRACKETS for b in given) and len(given) == 1
