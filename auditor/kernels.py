@@ -266,7 +266,7 @@ def chain_pairs(
     return n_chains
 
 
-@_kernel("int64(uint64[::1], int64[::1], uint64[::1], int64, int64)")
+@_kernel(f"int64(uint64[::1], int64[::1], {_RO_U64}, int64, int64)")
 def shared_positions(
     values: np.ndarray, bounds: np.ndarray, work: np.ndarray, max_occurrences: int, enough: int
 ) -> int:  # pragma: no cover - compiled; tested against match._shared_positions_reference
@@ -310,7 +310,7 @@ def shared_positions(
     return found
 
 
-@_kernel("Tuple((int64[::1], int64[::1]))(uint64[::1], int64[::1], uint64[::1], int64[::1], int64)")
+@_kernel(f"Tuple((int64[::1], int64[::1]))(uint64[::1], int64[::1], {_RO_U64}, int64[::1], int64)")
 def shingle_pairs(
     values: np.ndarray, bounds: np.ndarray, work: np.ndarray, work_bounds: np.ndarray, max_occurrences: int
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled; tested against match._pairs

@@ -185,3 +185,33 @@ def test_compiled_pairs_are_the_numpy_reference_s():
         found = _shingle_pairs(record, ranges, work, work_ranges, max_occurrences)
         assert np.array_equal(found[0], expected[0]) and np.array_equal(found[1], expected[1])
         assert found[0].dtype == found[1].dtype == np.int64
+
+
+def test_work_reads_are_kept_read_only_and_bounded(small_registry, monkeypatch):
+    from auditor.match import _CACHED_READ, _work_region
+
+    monkeypatch.setattr(match, "_READ_CACHE", 3)
+    read = small_registry.work_shingles
+    calls = []
+
+    def counting(work: int, positions: slice) -> np.ndarray:
+        calls.append((work, positions.start, positions.stop))
+        return read(work, positions)
+
+    monkeypatch.setattr(small_registry, "work_shingles", counting)
+    cache: dict = {}
+    first = _work_region(small_registry, 2, [(100, 300)], cache)
+    again = _work_region(small_registry, 2, [(100, 300)], cache)
+    assert calls == [(2, 100, 300)] and again is first and not first.flags.writeable
+    assert np.array_equal(first, read(2, slice(100, 300)))
+    # Two close ranges: one read of the stretch, kept; the region itself is a fresh array.
+    region = _work_region(small_registry, 2, [(100, 150), (200, 300)], cache)
+    assert calls[-1] == (2, 100, 300) and len(calls) == 1
+    assert np.array_equal(region, np.concatenate([read(2, slice(100, 150)), read(2, slice(200, 300))]))
+    # Long reads are not kept; the cache is emptied when full.
+    _work_region(small_registry, 2, [(0, _CACHED_READ + 1)], cache)
+    _work_region(small_registry, 2, [(0, _CACHED_READ + 1)], cache)
+    assert calls.count((2, 0, _CACHED_READ + 1)) == 2
+    for lo in (10, 20, 30):
+        _work_region(small_registry, 3, [(lo, lo + 50)], cache)
+    assert len(cache) <= 3
