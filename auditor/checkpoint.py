@@ -111,13 +111,13 @@ def decode(data: Any, hint: Any) -> Any:
 
 @runtime_checkable
 class EncodedFindings(Protocol):
-    """Findings by record that can give their :func:`encode` form directly: a scan's findings spill
-    holds them encoded already, so its checkpoints are written without decoding and encoding again."""
+    """Findings by record that can give their checkpoint lines directly: a scan's findings spill holds
+    them encoded already, so its checkpoints are written without decoding and encoding them again."""
 
     def __iter__(self) -> Iterator[tuple[int, list[Finding]]]: ...
 
-    def encoded(self) -> Iterator[tuple[int, list[Any]]]:
-        """Per record with findings, its row and ``[encode(f) for f in its findings]``."""
+    def checkpoint_lines(self) -> Iterator[bytes]:
+        """Per record with findings, the line ``_dump([row, [encode(f) for f in its findings]])``."""
         ...
 
 
@@ -179,12 +179,12 @@ def write_checkpoint(path: Path, checkpoint: InputCheckpoint) -> None:
             digest = hashlib.sha256()
             lines = 0
             found_by_row = checkpoint.findings
+            body: Iterable[bytes]
             if isinstance(found_by_row, EncodedFindings):
-                body: Iterable[Any] = ([row, found] for row, found in found_by_row.encoded())
+                body = found_by_row.checkpoint_lines()
             else:
-                body = ([row, [encode(f) for f in found]] for row, found in found_by_row)
-            for value in itertools.chain([header], body):
-                line = _dump(value)
+                body = (_dump([row, [encode(f) for f in found]]) for row, found in found_by_row)
+            for line in itertools.chain([_dump(header)], body):
                 digest.update(line)
                 handle.write(line)
                 lines += 1

@@ -45,7 +45,7 @@ def _dump(finding: Finding) -> bytes:
     # The fingerprint (a hash) is made once here rather than on every read; decode ignores it.
     data = encode(finding)
     data["fingerprint"] = finding.fingerprint
-    return json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode() + b"\n"
+    return _dump_encoding(data) + b"\n"
 
 
 _decode_json = json.JSONDecoder().decode  # lines are ASCII: no encoding to detect
@@ -376,36 +376,63 @@ class SpilledFindings(Sequence[Finding]):
         return map(_loads, self._spill._lines(self._order.tolist()))
 
 
+_FINGERPRINT_TAIL = len(b',"fingerprint":"') + 32 + len(b'"}\n')
+"""Bytes a spilled line ends with after the encoding's last field: the fingerprint _dump appends."""
+
+
 @dataclass(frozen=True, slots=True)
 class RawFindings:
     """Positions ``start`` to ``stop`` of a spill by record, each record's findings as the rules gave
     them: a suppressed finding is read back with ``suppressed`` cleared (rules never suppress; the
-    suppressor only sets it). Iterable more than once; :meth:`encoded` gives the same findings in
-    their checkpoint encoding, straight from the file's lines (a checkpoint is written from it)."""
+    suppressor only sets it). Iterable more than once; :meth:`checkpoint_lines` gives the same
+    findings as a checkpoint's lines, made from the file's lines without decoding them."""
 
     spill: FindingSpill
     start: int
     stop: int
 
     def __iter__(self) -> Iterator[tuple[int, list[Finding]]]:
-        for row, found in self.encoded():
-            yield row, [decode(data, Finding) for data in found]
+        for row, lines in self._by_row():
+            yield row, [decode(_unspilled(_loads(line)), Finding) for line in lines]
 
-    def encoded(self) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    def checkpoint_lines(self) -> Iterator[bytes]:
+        """Per record with findings, its line of a checkpoint: ``[row,[encoding,...]]`` as
+        :func:`auditor.checkpoint.write_checkpoint` would dump it, byte for byte. An unsuppressed
+        finding's line is the spilled line less its fingerprint; a suppressed one's is dumped again."""
+        for row, lines in self._by_row():
+            parts = []
+            for line in lines:
+                if b'"suppressed":null' in line and line[-_FINGERPRINT_TAIL:].startswith(b',"fingerprint":"'):
+                    parts.append(line[:-_FINGERPRINT_TAIL] + b"}")  # canonical JSON: as dumped again
+                else:
+                    parts.append(_dump_encoding(_unspilled(_loads(line))))
+            yield b"[%d,[%s]]\n" % (row, b",".join(parts))
+
+    def _by_row(self) -> Iterator[tuple[int, list[bytes]]]:
+        rows = self.spill._rows
         row: int | None = None
-        found: list[dict[str, Any]] = []
-        for line in self.spill._lines(range(self.start, self.stop)):
-            data = _loads(line)
-            del data["fingerprint"]  # added by the spill (_dump): not part of the encoding
-            data["suppressed"] = None
-            record_row = data["record"]["row"]
-            if record_row != row and found:
+        found: list[bytes] = []
+        for position, line in zip(
+            range(self.start, self.stop), self.spill._lines(range(self.start, self.stop)), strict=True
+        ):
+            if rows[position] != row and found:
                 yield row, found  # type: ignore[misc]
                 found = []
-            row = record_row
-            found.append(data)
+            row = rows[position]
+            found.append(line)
         if found:
             yield row, found  # type: ignore[misc]
+
+
+def _unspilled(data: dict[str, Any]) -> dict[str, Any]:
+    """A spilled line's data as the rules gave the finding: no fingerprint, not suppressed."""
+    del data["fingerprint"]  # added by the spill (_dump): not part of the encoding
+    data["suppressed"] = None
+    return data
+
+
+def _dump_encoding(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
 
 @dataclass(slots=True)
