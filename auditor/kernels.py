@@ -266,6 +266,25 @@ def chain_pairs(
     return n_chains
 
 
+@_inline
+def _table_bits(n: int) -> int:  # pragma: no cover - compiled
+    """Bits of an open-addressing table for ``n`` values: at least twice as many slots, 16 or more."""
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    return bits
+
+
+@_inline
+def _slot(slots: np.ndarray, v: np.uint64, shift: np.uint64, mask: int) -> np.int64:  # pragma: no cover
+    """The slot of ``v`` in an open-addressing table (0 marks an empty slot): where it is, or the empty
+    slot where it goes (linear probing from its multiplicative hash)."""
+    h = np.int64((v * _GOLDEN) >> shift)
+    while slots[h] != _ZERO and slots[h] != v:
+        h = (h + 1) & mask
+    return h
+
+
 @_kernel(f"int64(uint64[::1], int64[::1], {_RO_U64}, int64, int64)")
 def shared_positions(
     values: np.ndarray, bounds: np.ndarray, work: np.ndarray, max_occurrences: int, enough: int
@@ -278,9 +297,7 @@ def shared_positions(
     empty slot): on a few hundred values, with many equal masked ones, that is several times faster
     than sorting them.
     """
-    bits = 4
-    while (1 << bits) < 2 * work.shape[0]:
-        bits += 1
+    bits = _table_bits(work.shape[0])
     mask = (1 << bits) - 1
     shift = np.uint64(64 - bits)
     slots = np.zeros(1 << bits, dtype=np.uint64)
@@ -289,9 +306,7 @@ def shared_positions(
         v = work[i]
         if v == _ZERO:
             continue
-        h = np.int64((v * _GOLDEN) >> shift)
-        while slots[h] != _ZERO and slots[h] != v:
-            h = (h + 1) & mask
+        h = _slot(slots, v, shift, mask)
         slots[h] = v
         counts[h] += 1
     found = 0
@@ -300,9 +315,7 @@ def shared_positions(
             v = values[p]
             if v == _ZERO:
                 continue
-            h = np.int64((v * _GOLDEN) >> shift)
-            while slots[h] != _ZERO and slots[h] != v:
-                h = (h + 1) & mask
+            h = _slot(slots, v, shift, mask)
             if slots[h] == v and counts[h] <= max_occurrences:
                 found += 1
                 if found >= enough:
@@ -329,9 +342,7 @@ def shingle_pairs(
         for p in range(work_bounds[i], work_bounds[i + 1]):
             position[k] = p
             k += 1
-    bits = 4
-    while (1 << bits) < 2 * n:
-        bits += 1
+    bits = _table_bits(n)
     mask = (1 << bits) - 1
     shift = np.uint64(64 - bits)
     slots = np.zeros(1 << bits, dtype=np.uint64)
@@ -343,9 +354,7 @@ def shingle_pairs(
         v = work[i]
         if v == _ZERO:
             continue
-        h = np.int64((v * _GOLDEN) >> shift)
-        while slots[h] != _ZERO and slots[h] != v:
-            h = (h + 1) & mask
+        h = _slot(slots, v, shift, mask)
         if slots[h] == _ZERO:
             slots[h] = v
             head[h] = i
@@ -361,9 +370,7 @@ def shingle_pairs(
             v = values[p]
             if v == _ZERO:
                 continue
-            h = np.int64((v * _GOLDEN) >> shift)
-            while slots[h] != _ZERO and slots[h] != v:
-                h = (h + 1) & mask
+            h = _slot(slots, v, shift, mask)
             if slots[h] == v and counts[h] <= max_occurrences:
                 slot_of[p] = h
                 total += counts[h]
