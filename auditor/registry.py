@@ -1006,16 +1006,11 @@ class _Tables:
     masked: list[int]
 
 
-def _assemble(
-    tokens: Sequence[_WorkTokens],
-    signed: Sequence[tuple[np.ndarray, ...]],
-    config: FingerprintConfig,
-    threads: _Threads | None,
-) -> _Tables:
-    """The token and passage tables of all works, in work order, each work copied into its rows by
-    a thread; band keys are computed into theirs unless ``signed`` brings them (``_sign_work``)."""
-    n_tokens = np.array([len(t.starts) for t in tokens], dtype=np.int64)
-    n_passages = np.array([len(s[1]) for s in signed], dtype=np.int64)
+def _allocate(
+    n_tokens: np.ndarray, n_passages: np.ndarray, config: FingerprintConfig
+) -> tuple[_Tables, list[int], list[int]]:
+    """Empty token and passage tables for works of ``n_tokens`` tokens and ``n_passages`` passages,
+    and the row where each work's tokens and passages start (plus the totals, last)."""
     tok_at = np.concatenate([[0], np.cumsum(n_tokens)]).tolist()
     pas_at = np.concatenate([[0], np.cumsum(n_passages)]).tolist()
     total_tokens, total_passages = tok_at[-1], pas_at[-1]
@@ -1030,8 +1025,22 @@ def _assemble(
         passage_start=np.empty(total_passages, dtype=np.int32),
         signatures=np.empty((total_passages, config.num_perm), dtype=np.uint64),
         keys=np.empty((total_passages, config.bands), dtype=np.uint64),
-        masked=[0] * len(tokens),
+        masked=[0] * len(n_tokens),
     )
+    return tables, tok_at, pas_at
+
+
+def _assemble(
+    tokens: Sequence[_WorkTokens],
+    signed: Sequence[tuple[np.ndarray, ...]],
+    config: FingerprintConfig,
+    threads: _Threads | None,
+) -> _Tables:
+    """The token and passage tables of all works, in work order, each work copied into its rows by
+    a thread; band keys are computed into theirs unless ``signed`` brings them (``_sign_work``)."""
+    n_tokens = np.array([len(t.starts) for t in tokens], dtype=np.int64)
+    n_passages = np.array([len(s[1]) for s in signed], dtype=np.int64)
+    tables, tok_at, pas_at = _allocate(n_tokens, n_passages, config)
     fingerprinter = _fingerprinter(config)
     cols = tables.tokens
 
@@ -1106,22 +1115,7 @@ def _sign_into_tables(
 
     _map(threads, mask, order)
     n_tokens = np.array([len(t.starts) for t in tokens], dtype=np.int64)
-    tok_at = np.concatenate([[0], np.cumsum(n_tokens)]).tolist()
-    pas_at = np.concatenate([[0], np.cumsum(n_passages)]).tolist()
-    total_tokens, total_passages = tok_at[-1], pas_at[-1]
-    tables = _Tables(
-        tokens={
-            "start": np.empty(total_tokens, dtype=np.uint32),
-            "end": np.empty(total_tokens, dtype=np.uint32),
-            "shingle": np.empty(total_tokens, dtype=np.uint64),
-            "masked": np.empty(total_tokens, dtype=np.uint8),
-        },
-        passage_work=np.empty(total_passages, dtype=np.uint32),
-        passage_start=np.empty(total_passages, dtype=np.int32),
-        signatures=np.empty((total_passages, config.num_perm), dtype=np.uint64),
-        keys=np.empty((total_passages, config.bands), dtype=np.uint64),
-        masked=[0] * len(tokens),
-    )
+    tables, tok_at, pas_at = _allocate(n_tokens, n_passages, config)
     cols = tables.tokens
 
     def fill(idx: int) -> None:
