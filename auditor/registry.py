@@ -1006,6 +1006,21 @@ class _Tables:
     masked: list[int]
 
 
+def _copy_tokens(tables: _Tables, idx: int, toks: Any, values: np.ndarray, lo: int, hi: int) -> None:
+    """Work ``idx``'s token rows ``lo:hi``: its offsets and raw shingles (0 where none starts), and
+    which are masked (``values``: its shingles with boilerplate as MASKED); counts its masked ones."""
+    cols = tables.tokens
+    cols["start"][lo:hi] = toks.starts
+    cols["end"][lo:hi] = toks.ends
+    n = len(toks.shingles)
+    cols["shingle"][lo : lo + n] = toks.shingles
+    cols["shingle"][lo + n : hi] = 0
+    masked = cols["masked"][lo:hi].view(bool)
+    np.equal(values, MASKED, out=masked[: len(values)])
+    masked[len(values) :] = False
+    tables.masked[idx] = int(np.count_nonzero(masked))
+
+
 def _allocate(
     n_tokens: np.ndarray, n_passages: np.ndarray, config: FingerprintConfig
 ) -> tuple[_Tables, list[int], list[int]]:
@@ -1042,20 +1057,11 @@ def _assemble(
     n_passages = np.array([len(s[1]) for s in signed], dtype=np.int64)
     tables, tok_at, pas_at = _allocate(n_tokens, n_passages, config)
     fingerprinter = _fingerprinter(config)
-    cols = tables.tokens
 
     def copy(idx: int) -> None:
         toks, (values, sigs, starts, *keys) = tokens[idx], signed[idx]
         lo, hi = tok_at[idx], tok_at[idx + 1]
-        cols["start"][lo:hi] = toks.starts
-        cols["end"][lo:hi] = toks.ends
-        n = len(toks.shingles)
-        cols["shingle"][lo : lo + n] = toks.shingles
-        cols["shingle"][lo + n : hi] = 0
-        masked = cols["masked"][lo:hi].view(bool)
-        np.equal(values, MASKED, out=masked[: len(values)])
-        masked[len(values) :] = False
-        tables.masked[idx] = int(np.count_nonzero(masked))
+        _copy_tokens(tables, idx, toks, values, lo, hi)
         lo, hi = pas_at[idx], pas_at[idx + 1]
         tables.passage_work[lo:hi] = idx
         tables.passage_start[lo:hi] = starts
@@ -1116,20 +1122,11 @@ def _sign_into_tables(
     _map(threads, mask, order)
     n_tokens = np.array([len(t.starts) for t in tokens], dtype=np.int64)
     tables, tok_at, pas_at = _allocate(n_tokens, n_passages, config)
-    cols = tables.tokens
 
     def fill(idx: int) -> None:
         toks, work_values = tokens[idx], values[idx]
         lo, hi = tok_at[idx], tok_at[idx + 1]
-        cols["start"][lo:hi] = toks.starts
-        cols["end"][lo:hi] = toks.ends
-        n = len(toks.shingles)
-        cols["shingle"][lo : lo + n] = toks.shingles
-        cols["shingle"][lo + n : hi] = 0
-        masked = cols["masked"][lo:hi].view(bool)
-        np.equal(work_values, MASKED, out=masked[:n])
-        masked[n:] = False
-        tables.masked[idx] = int(np.count_nonzero(masked))
+        _copy_tokens(tables, idx, toks, work_values, lo, hi)
         lo, hi = pas_at[idx], pas_at[idx + 1]
         if hi > lo:
             sigs = tables.signatures[lo:hi]
