@@ -153,9 +153,17 @@ def input_key(run_key: str, name: str, size: int, mtime_ns: int, sha256: str) ->
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def dump_json(value: Any) -> bytes:
+    """``value`` as the compact ASCII JSON of checkpoint (and spill) lines, without the newline.
+
+    ensure_ascii keeps lone surrogates as \\udXXX escapes, so any text round-trips exactly; the output is
+    canonical (loading and dumping it again gives the same bytes), which the spill relies on.
+    """
+    return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _dump(value: Any) -> bytes:
-    # ensure_ascii keeps lone surrogates as \udXXX escapes, so any text round-trips exactly.
-    return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode() + b"\n"
+    return dump_json(value) + b"\n"
 
 
 def write_checkpoint(path: Path, checkpoint: InputCheckpoint) -> None:

@@ -30,7 +30,7 @@ from typing import IO, Any, overload
 
 import numpy as np
 
-from auditor.checkpoint import decode, encode
+from auditor.checkpoint import decode, dump_json, encode
 from auditor.models import SEVERITY_NAMES, Finding, Severity
 
 SPILL_PREFIX = "auditor-findings-"
@@ -45,7 +45,7 @@ def _dump(finding: Finding) -> bytes:
     # The fingerprint (a hash) is made once here rather than on every read; decode ignores it.
     data = encode(finding)
     data["fingerprint"] = finding.fingerprint
-    return _dump_encoding(data) + b"\n"
+    return dump_json(data) + b"\n"
 
 
 _decode_json = json.JSONDecoder().decode  # lines are ASCII: no encoding to detect
@@ -405,7 +405,7 @@ class RawFindings:
                 if b'"suppressed":null' in line and line[-_FINGERPRINT_TAIL:].startswith(b',"fingerprint":"'):
                     parts.append(line[:-_FINGERPRINT_TAIL] + b"}")  # canonical JSON: as dumped again
                 else:
-                    parts.append(_dump_encoding(_unspilled(_loads(line))))
+                    parts.append(dump_json(_unspilled(_loads(line))))
             yield b"[%d,[%s]]\n" % (row, b",".join(parts))
 
     def _by_row(self) -> Iterator[tuple[int, list[bytes]]]:
@@ -429,10 +429,6 @@ def _unspilled(data: dict[str, Any]) -> dict[str, Any]:
     del data["fingerprint"]  # added by the spill (_dump): not part of the encoding
     data["suppressed"] = None
     return data
-
-
-def _dump_encoding(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
 
 @dataclass(slots=True)
