@@ -104,10 +104,16 @@ BandLookup = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 given, and its passage's work and start. Any order: :func:`candidates_many` sorts."""
 
 
-def local_band_lookup(registry: WorkRegistry, bands: KeyIndex) -> BandLookup:
-    """The registry's own band index, looked up in this process."""
+def local_band_lookup(registry: WorkRegistry) -> BandLookup:
+    """The registry's own band index, looked up in this process. The index is made at the first
+    look-up, of the registry's band arrays as they are then: a scan may have read them into memory
+    meanwhile (:meth:`WorkRegistry.hold_bands`)."""
+    bands: KeyIndex | None = None
 
     def lookup(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        nonlocal bands
+        if bands is None:
+            bands = KeyIndex(registry.band_key, registry.band_buckets)
         query, lo, count = bands.ranges(keys)
         passages = registry.band_passage[expand_ranges(lo, count)]
         return (
@@ -458,7 +464,7 @@ class Matcher:
         self.config: FingerprintConfig = registry.config
         self.fingerprinter = Fingerprinter(self.config)
         if lookup is None:
-            lookup = local_band_lookup(registry, KeyIndex(registry.band_key, registry.band_buckets))
+            lookup = local_band_lookup(registry)
         self.lookup = lookup
         # Most shingles are no boilerplate: KeySet's filter answers those from the L2 cache.
         self.boilerplate = KeySet(registry.boilerplate)

@@ -22,7 +22,6 @@ import pytest
 import ray
 
 from auditor import cli, engine
-from auditor.keyindex import KeyIndex
 from auditor.match import local_band_lookup
 from auditor.models import AuditResult
 from auditor.ray_engine import RayEngine, discover_urls, partitioned_lookup
@@ -230,7 +229,7 @@ def test_each_partition_holds_its_slice_and_the_join_finds_what_the_local_index_
         assert sum(rows) == len(registry.band_key)
         assert max(rows) < len(registry.band_key)  # no actor holds the whole index
         remote = partitioned_lookup(held.actors, held.bounds)(keys)
-    local = local_band_lookup(registry, KeyIndex(registry.band_key, registry.band_buckets))(keys)
+    local = local_band_lookup(registry)(keys)
     order_remote = np.lexsort(remote[::-1])
     order_local = np.lexsort(local[::-1])
     assert len(local[0]) > 3000
