@@ -1,3 +1,4 @@
+import pickle
 from urllib.parse import urlsplit
 
 import pytest
@@ -194,3 +195,30 @@ def test_merging_copies_counts_and_never_shares_them():
     a.merge(b)
     b.add(RecordRef("2", "s", 2, "https://x.example/"), Severity.CRITICAL)
     assert [(s.key, s.records, s.max_severity) for s in a.ranked()] == [("x.example", 1, Severity.HIGH)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.sampled_from(["a.example", "b.example", "ü.example"])),
+            st.one_of(st.none(), st.sampled_from(["pile-cc", "books"])),
+            st.sampled_from(["in-1.jsonl", "in-2.jsonl"]),
+            st.one_of(st.none(), st.sampled_from(["MIT", "(none declared)"])),
+            st.one_of(st.none(), st.sampled_from(list(Severity))),
+        ),
+        max_size=40,
+    )
+)
+def test_a_tally_pickles_to_an_equal_tally(rows):
+    # Workers send their tallies to the scan's process pickled, in a packed form of their own.
+    tally = SourceTally()
+    for host, dataset, input_name, license_, worst in rows:
+        tally.add_keys((host, dataset, input_name, license_), worst)
+    copy = pickle.loads(pickle.dumps(tally))
+    assert copy == tally
+    assert copy.ranked() == tally.ranked() and copy.ranked_by() == tally.ranked_by()
+    for a, b in zip(copy.ranked(), tally.ranked(), strict=True):
+        assert type(a.max_severity) is type(b.max_severity)
+    copy.add_keys(("a.example", None, "in-1.jsonl", None), Severity.LOW)  # counts of its own
+    assert pickle.loads(pickle.dumps(tally)) == tally
