@@ -334,8 +334,9 @@ class _TextFile:
         """``text(work)[start:end]`` (``start``, ``end`` >= 0), reading and decoding only about that much.
 
         Evidence needs a few hundred characters of a book that may hold a million; decoding the whole
-        book for them was a tenth of a scan's time. Character offsets become byte offsets through
-        :meth:`_char_index`, kept per work.
+        book for them was a tenth of a scan's time. Character offsets become blocks of the text through
+        :meth:`_char_index`, kept per work: the blocks that hold the excerpt are read in one ``pread``
+        and decoded, and the excerpt is sliced from them by characters.
         """
         if self._null[work]:
             return None
@@ -346,18 +347,20 @@ class _TextFile:
             return ""
         if chars_before is None:  # ASCII: a character is a byte
             return self._file.read_bytes(first + start, end - start).decode("ascii")
-        lo = self._byte_of(first, size, chars_before, start)
-        hi = self._byte_of(first, size, chars_before, end)
-        return self._file.read_bytes(first + lo, hi - lo).decode("utf-8")
-
-    def _byte_of(self, first: int, size: int, chars_before: np.ndarray, char: int) -> int:
-        """The byte offset, in a text, of character ``char`` (its length for its end)."""
-        if char >= chars_before[-1]:
-            return size
-        block = int(np.searchsorted(chars_before, char, side="right")) - 1
-        lo = block * _TEXT_BLOCK
-        data = np.frombuffer(self._file.read_bytes(first + lo, min(_TEXT_BLOCK, size - lo)), dtype=np.uint8)
-        return lo + int(np.flatnonzero(_char_starts(data))[char - int(chars_before[block])])
+        # From the block where character `start` begins through the one where `end` begins (all that
+        # comes before `end` ends there). A block's first bytes may end a character begun before it:
+        # they are skipped, so the decoded text opens with character chars_before[lo], the first to
+        # begin in the block. The last block may end inside a character after `end`: it is dropped.
+        lo = int(np.searchsorted(chars_before, start, side="right")) - 1
+        hi = int(np.searchsorted(chars_before, end, side="right"))
+        lo_byte, hi_byte = lo * _TEXT_BLOCK, min(size, hi * _TEXT_BLOCK)
+        data = self._file.read_bytes(first + lo_byte, hi_byte - lo_byte)
+        skip = 0
+        while data[skip] & 0xC0 == 0x80:
+            skip += 1
+        text = data[skip:].decode("utf-8", "ignore" if hi_byte < size else "strict")
+        offset = int(chars_before[lo])
+        return text[start - offset : end - offset]
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - a few KB a work; one text file per registry
     def _char_index(self, work: int) -> tuple[int, int, np.ndarray | None]:

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -90,6 +91,11 @@ def test_excerpts_of_a_work_s_text_are_slices_of_the_whole_text(tmp_path, words,
         for start in edges:
             for end in [*edges, start + 600]:
                 assert reg.work_excerpt(work, start, end) == text[start:end], (work, start, end)
+        rng = random.Random(work)
+        for _ in range(400):
+            start = rng.randrange(len(text) + 5)
+            end = start + rng.choice([0, 1, 2, 3, 63, 64, 65, 127, 450, 900, 5000])
+            assert reg.work_excerpt(work, start, end) == text[start:end], (work, start, end)
 
 
 def test_a_fingerprints_only_registry_has_no_excerpts(tmp_path, small_works):
