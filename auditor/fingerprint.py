@@ -127,7 +127,8 @@ def shingles(token_hashes: np.ndarray, k: int) -> np.ndarray:
     if n <= 0:
         return np.empty(0, dtype=np.uint64)
     out = np.empty(n, dtype=np.uint64)
-    kernels.shingle_hashes(np.ascontiguousarray(token_hashes, dtype=np.uint64), k, out)
+    one = np.zeros(1, dtype=np.int64)
+    kernels.shingle_hashes(np.ascontiguousarray(token_hashes, dtype=np.uint64), one, np.array([0, n]), k, out)
     return out
 
 
@@ -153,11 +154,10 @@ def shingles_many(token_hashes: list[np.ndarray], k: int) -> tuple[np.ndarray, n
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     if offsets[-1] == 0:
         return np.empty(0, dtype=np.uint64), offsets
-    joined = shingles(np.concatenate(token_hashes).astype(np.uint64, copy=False), k)
-    # Shingle i of text t starts at token (token offset of t) + i in the joined hashes.
-    token_first = np.cumsum(lengths) - lengths
-    take = np.repeat(token_first - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
-    return joined[take], offsets
+    values = np.empty(offsets[-1], dtype=np.uint64)
+    joined = np.concatenate(token_hashes).astype(np.uint64, copy=False)
+    kernels.shingle_hashes(joined, np.cumsum(lengths) - lengths, offsets, k, values)
+    return values, offsets
 
 
 def mask_template_fills(values: np.ndarray, max_fill: int, min_flank: int = 3) -> np.ndarray:

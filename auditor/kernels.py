@@ -570,30 +570,34 @@ def text_tokens(
     return count, starts[:count].copy(), ends[:count].copy(), hashes[:count].copy()
 
 
-@_kernel(f"void({_RO_U64}, int64, uint64[::1])")
+@_kernel(f"void({_RO_U64}, {_RO_I64}, {_RO_I64}, int64, uint64[::1])")
 def shingle_hashes(
-    tokens: np.ndarray, k: int, out: np.ndarray
+    tokens: np.ndarray, first: np.ndarray, offsets: np.ndarray, k: int, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested against fingerprint.shingles_numpy
-    """``out[i]`` = the hash of tokens ``i .. i + k - 1`` (fingerprint.shingles), for every i < len(out).
+    """The shingles of many texts (fingerprint.shingles): text t's tokens start at ``tokens[first[t]]``,
+    and ``out[offsets[t] + i]`` gets the hash of its tokens ``i .. i + k - 1``, for every i below
+    ``offsets[t + 1] - offsets[t]`` (its token count less ``k - 1``).
 
     Block by block, one token position of all the block's shingles at a time: the inner loops run
     over independent shingles, which the compiler vectorises.
     """
-    n = out.shape[0]
-    for lo in range(0, n, 1024):
-        hi = min(lo + 1024, n)
-        for i in range(lo, hi):
-            h = tokens[i]
-            h = _fmix64(h)
-            out[i] = h
-        for j in range(1, k):
+    for t in range(first.shape[0]):
+        end = offsets[t + 1]
+        shift = first[t] - offsets[t]  # shingle i of the text starts at token i + shift
+        for lo in range(offsets[t], end, 1024):
+            hi = min(lo + 1024, end)
             for i in range(lo, hi):
-                h = out[i] * _GOLDEN + tokens[i + j]
+                h = tokens[i + shift]
                 h = _fmix64(h)
                 out[i] = h
-        for i in range(lo, hi):
-            if out[i] == _ZERO:
-                out[i] = _ONE
+            for j in range(1, k):
+                for i in range(lo, hi):
+                    h = out[i] * _GOLDEN + tokens[i + shift + j]
+                    h = _fmix64(h)
+                    out[i] = h
+            for i in range(lo, hi):
+                if out[i] == _ZERO:
+                    out[i] = _ONE
 
 
 @_kernel(f"int64({_RO_U64}, {_RO_I64}, int64, {_RO_U64}, {_RO_U64}, uint64[:, ::1], int64[::1], int64[::1])")
