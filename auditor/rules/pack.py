@@ -64,9 +64,10 @@ class PackSource:
     """Every rule id and alias the pack declares (even on rules with other problems), where it is."""
 
 
-def read_pack(path: Path, log: ProblemLog) -> PackSource | None:
-    """Read one pack, recording every problem in ``log``; None when nothing usable could be read."""
-    doc = read_yaml(path, log)
+def read_pack(path: Path, log: ProblemLog, *, bundled: bool = False) -> PackSource | None:
+    """Read one pack, recording every problem in ``log``; None when nothing usable could be read.
+    A ``bundled`` pack (one of :func:`auditor.rules.default_pack_paths`) is parsed through libyaml."""
+    doc = read_yaml(path, log, libyaml=bundled)
     if doc is None:
         return None
     root = Cursor(doc, log)

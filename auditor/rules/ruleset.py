@@ -308,7 +308,9 @@ def load_rule_set(
     if use not in USES:
         raise UsageError(f"unknown use {use!r}: use one of {', '.join(USES)}")
     log = ProblemLog()
-    files = (default_pack_paths() if include_defaults else []) + _expand(packs, log)
+    defaults = default_pack_paths()
+    bundled = {path.resolve() for path in defaults}
+    files = (defaults if include_defaults else []) + _expand(packs, log)
     seen_files: set[Path] = set()
     sources: list[PackSource] = []
     for path in files:
@@ -316,7 +318,7 @@ def load_rule_set(
         if resolved in seen_files:
             continue  # a default pack named again with --rules is loaded once
         seen_files.add(resolved)
-        source = read_pack(path, log)
+        source = read_pack(path, log, bundled=resolved in bundled)
         if source is not None:
             sources.append(source)
     if not sources and not len(log):
