@@ -65,8 +65,22 @@ _NO_SPACE = (
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _INVISIBLE = "\u00ad\u200b-\u200d\u2060\ufeff"
 _WORD = rf"[^\W_{_NO_SPACE}]"
-_TOKEN = re.compile(rf"[{_NO_SPACE}]|{_WORD}(?:{_WORD}|[{_MARKS}{_INVISIBLE}])*")
-_SPLIT = re.compile(f"({_TOKEN.pattern})")
+_TOKEN_PATTERN = rf"[{_NO_SPACE}]|{_WORD}(?:{_WORD}|[{_MARKS}{_INVISIBLE}])*"
+
+
+@functools.cache
+def _token_re() -> re.Pattern[str]:
+    """A token, as a regex: the definition the tables and the plain algorithm derive from. Compiled on
+    first use (~15 ms, its classes span the BMP): the fast tokenizer, which a scan runs, never needs it."""
+    return re.compile(_TOKEN_PATTERN)
+
+
+@functools.cache
+def _split_re() -> re.Pattern[str]:
+    """:func:`_token_re` as a capturing group, for ``split``; compiled on first use (~15 ms) likewise."""
+    return re.compile(f"({_TOKEN_PATTERN})")
+
+
 _ASCII_SPLIT = re.compile(r"([a-z0-9]+)")
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
 # A hyphen (or soft hyphen) that ends a line inside a word: the word was broken for layout.
@@ -164,7 +178,7 @@ _NO_FOLD = 0x10FFFF
 
 
 def _char_class(ch: str) -> int:
-    """The class of one character, by the same precedence as _TOKEN (without _SLOW)."""
+    """The class of one character, by the same precedence as a token's regex (without _SLOW)."""
     if _NOSPACE_RE.match(ch):
         return _SINGLE
     if _WORD_RE.match(ch):
@@ -269,7 +283,7 @@ def _tables_cache_name() -> str:
     (the Unicode database and Python version, the patterns, the OCR folds and the code of the
     functions that build them), so that a change to any of them is a new file, never a stale table."""
     digest = hashlib.sha256()
-    patterns = [r.pattern for r in (_TOKEN, _NOSPACE_RE, _WORD_RE, _CONT_RE)]
+    patterns = [_TOKEN_PATTERN, *(r.pattern for r in (_NOSPACE_RE, _WORD_RE, _CONT_RE))]
     classes = (_RUN, _MARK, _SINGLE, _SLOW, _WORD_CLASS, _MARK_CLASS, _NO_FOLD, _DECOMPOSING_PLANES)
     for part in (unicodedata.unidata_version, sys.version_info[:2], NORMALIZER_VERSION, *patterns, classes):
         digest.update(f"{part}\x00".encode())
@@ -629,7 +643,7 @@ def _reference_words(text: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
         raw = parts[1::2]
         words = _normalize_all(raw, ascii_lowered=True) if raw else []
     else:
-        parts = _SPLIT.split(text)
+        parts = _split_re().split(text)
         raw = parts[1::2]
         words = _normalize_all(raw) if raw else []
     if not raw:

@@ -338,7 +338,7 @@ def test_class_table_agrees_with_the_token_regex_on_every_bmp_character():
         assert cls & ~normalize._SLOW == normalize._char_class(ch) & ~normalize._SLOW, hex(cp)
         # A character is a token on its own exactly when it is a word or no-space character.
         word_or_single = (cls & normalize._RUN and not cls & normalize._MARK) or cls & normalize._SINGLE
-        assert (normalize._TOKEN.fullmatch(ch) is not None) == bool(word_or_single), hex(cp)
+        assert (normalize._token_re().fullmatch(ch) is not None) == bool(word_or_single), hex(cp)
 
 
 def test_fast_folds_equal_the_plain_normalisation():
