@@ -1,4 +1,4 @@
-"""Loading the compiled kernels: lazily, only those used, and without numba importing scipy.linalg.
+"""Loading the compiled kernels: lazily, only those used, and without numba importing scipy.linalg or cffi.
 
 Each test runs in a fresh interpreter: what a process has imported is the thing under test.
 """
@@ -47,6 +47,34 @@ def test_a_scan_warm_up_loads_its_kernels_without_scipy_linalg() -> None:
     )
     scan = sorted([*__import__("auditor.kernels").kernels._SCAN, "key_ranges"])
     assert out == f"False True {scan}"
+
+
+def test_a_scan_warm_up_loads_its_kernels_without_cffi() -> None:
+    out = _run(
+        """
+        import sys
+        from auditor import kernels
+        kernels.warm_up()
+        from numba.core.typing import cffi_utils
+        print("cffi" in sys.modules, "pycparser" in sys.modules, cffi_utils.SUPPORTED)
+        import cffi  # importable again afterwards
+        print(cffi.FFI().sizeof("int"))
+        """
+    )
+    assert out.splitlines() == ["False False False", "4"]
+
+
+def test_numba_keeps_cffi_when_it_was_imported_before_the_kernels() -> None:
+    out = _run(
+        """
+        import cffi
+        from auditor import kernels
+        kernels.warm_up()
+        from numba.core.typing import cffi_utils
+        print(cffi_utils.SUPPORTED)
+        """
+    )
+    assert out == "True"
 
 
 def test_numba_linear_algebra_still_works_after_the_kernels_load() -> None:
