@@ -996,14 +996,13 @@ def warm_up() -> None:
     processes fork, so that they inherit them instead of each loading them; the others load on first use."""
     for name in _SCAN:
         _KERNELS[name].load()
-    keys = np.zeros(1, dtype=np.uint64)
+    # key_ranges is loaded per argument types (~15 ms each). A scan looks band keys up in a registry's
+    # memory-mapped (read-only) keys and int32 bucket table, so that variant loads here; the others
+    # (keys or buckets built in memory, int64 buckets beyond 2^31 keys) load where they are first met.
+    keys = _read_only(np.zeros(1, dtype=np.uint64))
+    buckets = _read_only(np.zeros(2, dtype=np.int32))
     pairs = np.zeros(1, dtype=np.int64)
-    # key_ranges is compiled per argument types. Keys are memory-mapped (read-only) or in memory;
-    # buckets are int32 (int64 beyond 2^31 keys, loaded when met), mapped from the registry or built.
-    buckets = np.zeros(2, dtype=np.int32)
-    for table in (keys, _read_only(keys)):
-        for bucket_table in (buckets, _read_only(buckets)):
-            key_ranges(table, bucket_table, np.uint64(63), keys, pairs, pairs.copy())
+    key_ranges(keys, buckets, np.uint64(63), np.zeros(1, dtype=np.uint64), pairs, pairs.copy())
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

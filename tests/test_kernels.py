@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from auditor.registry import WorkRegistry
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -75,6 +77,33 @@ def test_numba_keeps_cffi_when_it_was_imported_before_the_kernels() -> None:
         """
     )
     assert out == "True"
+
+
+def test_warm_up_loads_the_key_ranges_variant_a_registry_is_looked_up_with(
+    small_registry: WorkRegistry,
+) -> None:
+    """A scan's look-ups in a mapped registry need no key_ranges variant beyond warm_up's; another
+    variant (an index built in memory) still loads when first met, and agrees with numpy."""
+    out = _run(
+        f"""
+        import numpy as np
+        from auditor import kernels
+        from auditor.keyindex import KeyIndex
+        from auditor.registry import WorkRegistry
+        kernels.warm_up()
+        warmed = len(kernels.key_ranges.signatures)
+        registry = WorkRegistry(__import__("pathlib").Path({str(small_registry.path)!r}))
+        mapped = KeyIndex(registry.band_key, registry.band_buckets)
+        queries = np.concatenate([registry.band_key[::7], np.arange(50, dtype=np.uint64)])
+        found = mapped.ranges(queries)
+        print(warmed, len(kernels.key_ranges.signatures), len(found[0]) > 0)
+        built = KeyIndex(np.array(registry.band_key))
+        assert all((a == b).all() for a, b in zip(built.ranges(queries), built.ranges_numpy(queries)))
+        assert all((a == b).all() for a, b in zip(found, built.ranges(queries)))
+        print(len(kernels.key_ranges.signatures))
+        """
+    )
+    assert out.splitlines() == ["1 1 True", "2"]
 
 
 def test_numba_linear_algebra_still_works_after_the_kernels_load() -> None:
