@@ -73,7 +73,7 @@ class _Kernel:
         """numba's dispatcher of this kernel (with its signature loaded), made on the first call."""
         with _LOCK:
             if self.dispatcher is None:
-                numba = _numba()
+                numba = ready_numba()
                 options = {"cache": True, "nogil": True}
                 if self.signature is None:
                     dispatcher = numba.njit(**options)(self.function)
@@ -84,8 +84,11 @@ class _Kernel:
             return self.dispatcher
 
 
-def _numba() -> Any:
-    """numba, once its CPU target is ready and the inline helpers are jitted (the first kernel's cost)."""
+def ready_numba() -> Any:
+    """numba, once its CPU target is ready and the inline helpers are jitted (the first kernel's cost).
+
+    Other compiled code of auditor (:mod:`auditor.rules.automaton`) gets numba from here too, so that
+    whichever loads first, numba is readied without scipy.linalg and cffi (see below)."""
     global _ready
     import numba
 

@@ -66,6 +66,19 @@ def test_a_scan_warm_up_loads_its_kernels_without_cffi() -> None:
     assert out.splitlines() == ["False False False", "4"]
 
 
+def test_the_rules_automaton_readies_numba_as_the_kernels_do() -> None:
+    # A scan without registries, or `auditor rules test`, loads numba for the keyword automaton first.
+    out = _run(
+        """
+        import sys
+        from auditor.rules import load_rule_set
+        load_rule_set().warm_up()
+        print("numba" in sys.modules, "scipy.linalg" in sys.modules, "cffi" in sys.modules)
+        """
+    )
+    assert out == "True False False"
+
+
 def test_numba_keeps_cffi_when_it_was_imported_before_the_kernels() -> None:
     out = _run(
         """

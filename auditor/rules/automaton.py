@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, types
+
+from auditor.kernels import ready_numba
+
+# numba readied as for auditor's kernels: a scan without registries, or `auditor rules test`, loads
+# numba here first, and would otherwise import scipy.linalg and cffi (~0.6 s of CPU) on the way.
+numba = ready_numba()
+njit, types = numba.njit, numba.types
 
 _BYTES = types.Array(types.uint8, 1, "C", readonly=True)
 _SIGNATURES = [
