@@ -49,8 +49,7 @@ from typing import Any
 import numpy as np
 
 from auditor import cache, kernels
-
-NORMALIZER_VERSION = 3
+from auditor.fingerprint_config import NORMALIZER_VERSION
 
 _NO_SPACE = (
     "\u0e00-\u0e7f"  # Thai
