@@ -554,7 +554,7 @@ def scan(
     from auditor.readers import FieldSpec
     from auditor.registry import open_registries
     from auditor.report import build_report
-    from auditor.reporters import get_reporter, write_report
+    from auditor.reporters.outputs import ReportNotWritten, write_reports
     from auditor.rules import load_rule_set
     from auditor.spill import FindingSpill
     from auditor.suppress import load_suppressor
@@ -620,18 +620,13 @@ def scan(
         code = decide_exit_code(result, threshold, strict)
         report = build_report(result, command=list(_COMMAND), exit_code=code, rules=rule_set.describe())
         outdir.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name in chosen:
-            reporter = get_reporter(name)
-            target = outdir / reporter.filename
-            try:
-                write_report(target, reporter.stream(report))
-            except OSError as exc:  # a full disk: the previous file is intact, the run is not complete
-                reason = exc.strerror or exc
-                _fail(
-                    f"cannot write {target}: {reason}; any previous {target.name} is unchanged", EXIT_INTERNAL
-                )
-            written.append(target)
+        try:
+            written = write_reports(outdir, chosen, report)
+        except ReportNotWritten as exc:  # a full disk: the previous file is intact, the run is not complete
+            reason = exc.error.strerror or exc.error
+            _fail(
+                f"cannot write {exc.path}: {reason}; any previous {exc.path.name} is unchanged", EXIT_INTERNAL
+            )
         if not quiet:
             _print_summary(report, written, threshold)
     raise _Exit("", code)

@@ -99,6 +99,25 @@ def write_report(path: Path, data: str | bytes | Iterable[str] | Iterable[bytes]
         data: the rendered report, or its text in pieces (text or bytes); text is written as UTF-8.
     """
     path = Path(path)
+    fd, tmp_name = temporary_file(path)
+    try:
+        fill(fd, data)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    commit(tmp_name, path)
+
+
+def temporary_file(path: Path) -> tuple[int, str]:
+    """A new, empty temporary file beside ``path`` for :func:`fill` and :func:`commit`: its descriptor
+    and name (hidden, ``.NAME.*.tmp``)."""
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+
+def fill(fd: int, data: str | bytes | Iterable[str] | Iterable[bytes]) -> None:
+    """Write a rendered report (see :func:`write_report`) to the open file ``fd``, flush and fsync it;
+    ``fd`` is closed in every case."""
     pieces: Iterable[bytes]
     if isinstance(data, bytes):
         pieces = (data,)
@@ -106,13 +125,19 @@ def write_report(path: Path, data: str | bytes | Iterable[str] | Iterable[bytes]
         pieces = (data.encode("utf-8"),)
     else:
         pieces = (piece.encode("utf-8") if isinstance(piece, str) else piece for piece in data)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "wb") as handle:
+        for payload in pieces:
+            handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def commit(tmp_name: str, path: Path) -> None:
+    """Put the filled temporary file ``tmp_name`` in the place of ``path`` (atomically, durably).
+
+    On an error the temporary file is removed and ``path`` is left as it was.
+    """
     try:
-        with os.fdopen(fd, "wb") as handle:
-            for payload in pieces:
-                handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
         # mkstemp creates the file 0600; a report keeps the mode of the file it replaces, else 0644.
         try:
             mode = path.stat().st_mode & 0o777
