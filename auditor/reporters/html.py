@@ -199,8 +199,11 @@ def _escape(text: str) -> str:
 
 def _h(value: Any) -> str:
     """``value`` as the template prints ``{{ value }}``: through ``_finalize``, then HTML-escaped."""
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return _escape(visible(value))
+    if kind is int or kind is float:  # digits, signs, dots, "e", "inf", "nan": nothing to escape
+        return repr(value)
     return str(escape(_finalize(value)))
 
 
@@ -268,6 +271,25 @@ def _finding_row_html(f: dict[str, Any]) -> str:
         out += ['<div><a href="#', _h(f["evidence_anchor"]), '">evidence</a></div>']
     out.append("</td>\n</tr>")
     return "".join(out)
+
+
+def _source_row_html(s: dict[str, Any]) -> str:
+    """One row of the sources table (the template adds the line break after it)."""
+    risk = s.get("risk")
+    severity = s.get("max_severity")
+    # The template's "%.2f"|format(...) is %-formatting: the same text, and the same errors.
+    shown_risk = "%.2f" % (risk or 0,)  # noqa: UP031
+    return "".join(
+        [
+            '<tr><td class="break">', _h(s.get("key")),
+            '</td><td class="num" data-v="', _h(s.get("records")), '">', _h(_num(s.get("records"))),
+            '</td><td class="num" data-v="', _h(s.get("flagged")), '">', _h(_num(s.get("flagged"))),
+            '</td><td data-v="', _h(severity_rank(severity)), '"><span class="sev ', _sev_class(severity),
+            '">', _h(severity or "none"), '</span></td><td class="num" data-v="', _h(risk),
+            '"><span class="bar"><span style="width:', _width(risk), '%"></span></span>', _h(shown_risk),
+            "</td></tr>",
+        ]
+    )  # fmt: skip
 
 
 def _has_evidence(finding: dict[str, Any]) -> bool:
@@ -523,10 +545,12 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
         for w in all_works[:SOURCES_LIMIT]
     ]
     all_sources = sorted(report.get("sources") or [], key=lambda s: (-(s.get("risk") or 0), s.get("key", "")))
-    sources = [
-        dict(s, sev_class=_sev_class(s.get("max_severity")), rank=severity_rank(s.get("max_severity")))
-        for s in all_sources[:SOURCES_LIMIT]
-    ]
+    sources = all_sources[:SOURCES_LIMIT]
+
+    def source_rows() -> Iterator[Markup]:
+        for source in sources:
+            yield Markup(_source_row_html(source))
+
     skipped = report.get("skipped") or []
     by_severity = summary.get("by_severity") or {}
     return {
@@ -547,6 +571,7 @@ def build_context(report: dict[str, Any]) -> dict[str, Any]:
             "records" if (report.get("sources_by") or {}).get("license") else "findings",
         ),
         "sources": sources,
+        "source_rows": source_rows(),
         "sources_omitted": len(all_sources) - len(sources),
         "works": works,
         "works_omitted": len(all_works) - len(works),

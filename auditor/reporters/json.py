@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.reporters.base import Reporter, register
-from auditor.reporters.text import dump_json, iter_json
+from auditor.reporters.text import dump_json, iter_json_utf8
 
 
 @register
@@ -19,8 +19,8 @@ class JsonReporter(Reporter):
     def render(self, report: dict[str, Any]) -> str:
         return dump_json(report) + "\n"
 
-    def stream(self, report: dict[str, Any]) -> Iterator[str]:
-        """The same bytes as :meth:`render`, written piece by piece (report.json of a large scan is
-        hundreds of MB of text)."""
-        yield from iter_json(report)
-        yield "\n"
+    def stream(self, report: dict[str, Any]) -> Iterator[bytes]:
+        """The same bytes as :meth:`render`, written piece by piece as UTF-8 (report.json of a large
+        scan is hundreds of MB of text)."""
+        yield from iter_json_utf8(report)
+        yield b"\n"

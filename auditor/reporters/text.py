@@ -66,7 +66,17 @@ _DEEP = 48
 
 def _escape_surrogates(text: str) -> str:
     # A surrogate can only occur inside a JSON string literal, where its \u escape means the same.
-    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    # Text without one (the usual case) encodes as UTF-8, which only surrogates stop: that check
+    # runs in C at several times the speed of the pattern's search.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub(_json_escape, text)
+    return text
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _records_as_list(value: Any) -> Any:
@@ -230,6 +240,16 @@ def iter_json(value: Any, *, indent: int | None = 2) -> Iterator[str]:
         return
     for chunk in _IndentedJson(indent).iterate(value, 0, 3):
         yield _escape_surrogates(chunk)
+
+
+def iter_json_utf8(value: Any) -> Iterator[bytes]:
+    """:func:`iter_json` (indent 2) encoded as UTF-8, each piece encoded once (the encoding is also
+    the check for surrogates, which are escaped first)."""
+    for chunk in _IndentedJson(2).iterate(value, 0, 3):
+        try:
+            yield chunk.encode("utf-8")
+        except UnicodeEncodeError:
+            yield _LONE_SURROGATE.sub(_json_escape, chunk).encode("utf-8")
 
 
 def dump_json(value: Any, *, indent: int | None = 2) -> str:

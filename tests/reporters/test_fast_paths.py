@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from auditor.reporters import html, sarif
 from auditor.reporters.align import WORD, _key, _tokens, opcodes
 from auditor.reporters.summary import url_host
-from auditor.reporters.text import _INVISIBLE, dump_json, encodable, iter_json, visible
+from auditor.reporters.text import _INVISIBLE, dump_json, encodable, iter_json, iter_json_utf8, visible
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -73,6 +73,9 @@ def test_json_is_the_standard_librarys_text(value: Any, indent: int | str | None
     want = outcome(reference_json, value, indent)
     assert outcome(lambda v, i: dump_json(v, indent=i), value, indent) == want
     assert outcome(lambda v, i: "".join(iter_json(v, indent=i)), value, indent) == want
+    if indent == 2:  # report.json's pieces, as UTF-8
+        encoded = outcome(lambda v, i: b"".join(iter_json_utf8(v)).decode("utf-8"), value, indent)
+        assert encoded == want
 
 
 def test_json_is_the_standard_librarys_text_for_deep_and_long_values() -> None:
@@ -223,3 +226,51 @@ def test_html_renders_the_same_page_with_a_damaged_or_unwritable_template_cache(
     assert env.get_template("report.html.j2").render(html.build_context(report)) == want  # from the cache
     monkeypatch.setattr(cache, "directory", str(tmp_path / "missing"))
     assert env.get_template("report.html.j2").render(html.build_context(report)) == want
+
+
+OLD_SOURCE_ROWS = """{% for s in sources %}
+<tr><td class="break">{{ s.key }}</td><td class="num" data-v="{{ s.records }}">{{ s.records|num }}</td><td class="num" data-v="{{ s.flagged }}">{{ s.flagged|num }}</td><td data-v="{{ s.rank }}"><span class="sev {{ s.sev_class }}">{{ s.max_severity or "none" }}</span></td><td class="num" data-v="{{ s.risk }}"><span class="bar"><span style="width:{{ s.risk|width }}%"></span></span>{{ "%.2f"|format(s.risk or 0) }}</td></tr>
+{% endfor %}"""  # noqa: E501
+"""The sources table's rows as the template wrote them before html.py did."""
+
+cell_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet="<>&'\"\x00\u202e\ud800 aé\n-—", max_size=12),
+    st.sampled_from(["critical", "high", "medium", "low", "info", "none", "HIGH"]),
+)
+numbers = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=False))
+sources = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "key": cell_values,
+            "records": cell_values,
+            "flagged": cell_values,
+            "max_severity": cell_values,
+            "risk": numbers,
+        },
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sources)
+def test_source_rows_are_the_templates(rows: list[dict[str, Any]]) -> None:
+    env = html._environment()
+    template = env.from_string(OLD_SOURCE_ROWS)
+    old = [
+        dict(s, sev_class=html._sev_class(severity), rank=html.severity_rank(severity))
+        for s in rows
+        for severity in [s.get("max_severity")]
+    ]
+    assert "".join(html._source_row_html(s) + "\n" for s in rows) == template.render(sources=old)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cell_values)
+def test_a_value_is_printed_as_the_template_prints_it(value: Any) -> None:
+    assert html._h(value) == html._environment().from_string("{{ v }}").render(v=value)
