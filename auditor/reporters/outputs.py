@@ -18,6 +18,7 @@ import os
 import pickle
 import signal
 import struct
+import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,10 +74,15 @@ def usable_cpus() -> int:
 
 
 def can_fork() -> bool:
-    """Whether formats can be rendered in forked children: ``fork`` exists and is safe here."""
+    """Whether formats can be rendered in forked children: ``fork`` exists, and this process runs no
+    other thread (a thread's locks would be copied held; a Ray client's threads may still run)."""
     import multiprocessing
 
-    return hasattr(os, "fork") and "fork" in multiprocessing.get_all_start_methods()
+    return (
+        hasattr(os, "fork")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
 
 
 def write_reports(outdir: Path, names: Sequence[str], report: dict[str, Any]) -> list[Path]:
@@ -157,7 +163,10 @@ class _Writer:
                 if self._failed_before(position):
                     break
                 self.outcomes[position] = self._fill(position, fds.pop(position))
+            failed = min((p for p, error in self.outcomes.items() if error is not None), default=None)
             for lane in self.lanes[:-1]:
+                if failed is not None and min(lane.positions) > failed:
+                    continue  # only formats after a failure: never renamed, stopped below
                 if lane.pid:
                     self._collect(lane)
             self._commit()
@@ -257,7 +266,7 @@ class _Writer:
             raise RuntimeError(f"{target.name} was not written")  # unreachable: a failure comes first
 
     def _stop_children(self) -> None:
-        # Only reached with children still running after an interrupt or an error here: stop them now.
+        # Children still running after an interrupt or a failure before all their formats: stop them.
         for lane in self.lanes:
             if lane.pid:
                 with contextlib.suppress(OSError):

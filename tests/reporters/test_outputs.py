@@ -6,6 +6,7 @@ import errno
 import os
 import random
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,18 +21,18 @@ from auditor.spill import FindingSpill
 from tests.reporters.conftest import hostile_report, make_finding, make_report, sample_report
 from tests.test_spill import finding
 
-pytestmark = pytest.mark.skipif(
-    not outputs.can_fork(), reason="formats are written in parallel only with fork"
-)
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="formats are written in parallel with fork")
 
 ALL = list(REPORTERS)
 
 
 @pytest.fixture
 def parallel(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every report written in parallel, with as many processes as formats."""
+    """Every report written in parallel, with as many processes as formats (also while a thread left by
+    another test runs: the children here never take a lock such a thread could hold)."""
     monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
     monkeypatch.setattr(outputs, "usable_cpus", lambda: 8)
+    monkeypatch.setattr(outputs, "can_fork", lambda: True)
 
 
 def _serial(tmp_path: Path, names: list[str], report: dict[str, Any]) -> dict[str, bytes]:
@@ -115,6 +116,24 @@ def test_small_reports_and_a_single_cpu_are_written_here(
     monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
     monkeypatch.setattr(outputs, "usable_cpus", lambda: 1)
     write_reports(tmp_path, ["json", "html"], sample_report())
+    assert sorted(_files(tmp_path)) == ["report.html", "report.json"]
+
+
+def test_no_fork_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def no_fork() -> int:
+        raise AssertionError("forked with a thread running")
+
+    monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(outputs, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(os, "fork", no_fork)
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        write_reports(tmp_path, ["json", "html"], sample_report())
+    finally:
+        release.set()
+        thread.join()
     assert sorted(_files(tmp_path)) == ["report.html", "report.json"]
 
 
@@ -237,6 +256,34 @@ def test_a_child_killed_while_writing_is_an_error_not_a_hang(
     with pytest.raises(RuntimeError, match=r"killed\.txt ended without finishing it \(killed by signal 9\)"):
         write_reports(tmp_path, ["json", "killed", "html"], sample_report())
     assert sorted(_files(tmp_path)) == ["report.json"]
+
+
+def test_a_failure_here_stops_children_that_only_write_later_formats(
+    parallel: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    marker = tmp_path / "child-pid"
+    _failing(monkeypatch, "full", OSError(errno.ENOSPC, "No space left on device"), 0.1)  # here
+    _failing(monkeypatch, "slow", "block", 9.0)  # in a child, after it in order
+    out = tmp_path / "out"
+    out.mkdir()
+    forked = []
+    fork = os.fork
+
+    def recorded() -> int:
+        pid = fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", recorded)
+    started = time.monotonic()
+    with pytest.raises(ReportNotWritten):
+        write_reports(out, ["full", "slow"], dict(sample_report(), marker=str(marker)))
+    assert time.monotonic() - started < 30  # not waiting for the child's 60 s
+    assert len(forked) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(forked[0], os.WNOHANG)  # stopped and reaped
+    assert _files(out) == {}
 
 
 def _alive(pid: int) -> bool:
