@@ -104,14 +104,18 @@ def write_reports(outdir: Path, names: Sequence[str], report: dict[str, Any]) ->
     reporters = [get_reporter(name) for name in names]
     targets = [outdir / reporter.filename for reporter in reporters]
     processes = min(len(names), usable_cpus())
-    if processes < 2 or _rows(report) < PARALLEL_MIN_ROWS or not can_fork():
-        for reporter, target in zip(reporters, targets, strict=True):
-            try:
-                write_report(target, reporter.stream(report))
-            except OSError as exc:
-                raise ReportNotWritten(target, exc) from exc
-        return targets
-    _Writer(reporters, targets, report, _lanes(names, processes)).run()
+    if processes >= 2 and _rows(report) >= PARALLEL_MIN_ROWS and can_fork():
+        writer = _Writer(reporters, targets, report, _lanes(names, processes))
+        if writer.prepare():
+            writer.run()
+            return targets
+        # A temporary file could not be made: one by one, the formats before it are written and it
+        # fails as it would have.
+    for reporter, target in zip(reporters, targets, strict=True):
+        try:
+            write_report(target, reporter.stream(report))
+        except OSError as exc:
+            raise ReportNotWritten(target, exc) from exc
     return targets
 
 
@@ -144,13 +148,22 @@ class _Writer:
         self.report = report
         self.lanes = lanes
         self.temporary: dict[int, str] = {}  # position -> temporary file not yet renamed or removed
+        self.fds: dict[int, int] = {}  # position -> its temporary file, open, not yet given away
         self.outcomes: dict[int, BaseException | None] = {}  # position -> None (filled) or its error
 
-    def run(self) -> None:
-        fds: dict[int, int] = {}
+    def prepare(self) -> bool:
+        """Make every temporary file; False (and none left) when one cannot be made."""
         try:
             for position, target in enumerate(self.targets):
-                fds[position], self.temporary[position] = temporary_file(target)
+                self.fds[position], self.temporary[position] = temporary_file(target)
+        except OSError:
+            self._remove_temporary()
+            return False
+        return True
+
+    def run(self) -> None:
+        fds = self.fds
+        try:
             here = self.lanes[-1]
             for lane in self.lanes[:-1]:
                 if not self._fork(lane, fds):
@@ -172,12 +185,17 @@ class _Writer:
             self._commit()
         finally:
             self._stop_children()
-            for fd in fds.values():
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            for name in self.temporary.values():
-                with contextlib.suppress(OSError):
-                    os.unlink(name)
+            self._remove_temporary()
+
+    def _remove_temporary(self) -> None:
+        for fd in self.fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds.clear()
+        for name in self.temporary.values():
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+        self.temporary.clear()
 
     def _failed_before(self, position: int) -> bool:
         return any(error is not None and p < position for p, error in self.outcomes.items())

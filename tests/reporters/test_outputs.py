@@ -212,6 +212,27 @@ def test_an_os_error_names_the_first_failing_format_and_leaves_it_and_the_later_
         assert after[name] == before[name]
 
 
+def test_a_temporary_file_that_cannot_be_made_fails_as_writing_one_by_one_does(
+    parallel: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import tempfile
+
+    mkstemp = tempfile.mkstemp
+
+    def refused(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        if kwargs.get("prefix", "").startswith(".report.html."):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ReportNotWritten) as failed:
+        write_reports(out, ["json", "html", "md"], sample_report())
+    assert failed.value.path == out / "report.html" and failed.value.error.strerror == "Permission denied"
+    assert sorted(_files(out)) == ["report.json"]  # written before it, as one by one; nothing left behind
+
+
 def test_the_first_of_two_failures_in_format_order_is_raised(
     parallel: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
