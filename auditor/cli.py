@@ -21,9 +21,8 @@ from typing import Any, NoReturn
 
 import click
 
-from auditor import __version__
 from auditor.errors import AuditorError
-from auditor.fingerprint import FingerprintConfig
+from auditor.fingerprint_config import FingerprintConfig
 from auditor.models import SEVERITY_NAMES, AuditResult, Severity
 
 EXIT_CLEAN = 0
@@ -97,8 +96,26 @@ class _Group(click.Group):
             raise _PipeClosed() from exc
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # click.version_option would need the version when this module is imported: looking it up (package
+    # metadata) is left until --version asks for it.
+    if not value or ctx.resilient_parsing:
+        return
+    from auditor import __version__
+
+    click.echo(f"auditor, version {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="auditor")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """Audit training corpora for copies of registered works, risky sources and licences."""
 
