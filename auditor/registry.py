@@ -265,7 +265,9 @@ class _ColumnFile:
 
     def whole(self, name: str) -> np.ndarray:
         """A column read whole into this process's memory: a read-only array of its own, not a view of
-        the map (whose pages this leaves untouched)."""
+        the map (whose pages this leaves untouched). Read straight into an array numpy allocates, not
+        through :meth:`read`'s bytes: numpy asks for huge pages, which is the point of the copy (see
+        :meth:`WorkRegistry.hold_bands`)."""
         offset, dtype, length = self._columns[name]
         out = np.empty(length, dtype=dtype)
         view = out.data.cast("B")
