@@ -1,9 +1,10 @@
-"""Evidence is held packed in memory, yet reads back exactly, compares by value and survives pickling
-(worker processes) and checkpoints (``--resume``)."""
+"""Evidence is held packed in memory (UTF-8), yet reads back exactly, compares by value and survives
+pickling (worker processes) and checkpoints (``--resume``)."""
 
 from __future__ import annotations
 
 import pickle
+import sys
 
 import pytest
 from hypothesis import given
@@ -41,6 +42,8 @@ def test_evidence_is_immutable_and_small() -> None:
         evidence._packed = b""  # type: ignore[misc]
     with pytest.raises(AttributeError):
         evidence.record_text = "x"  # type: ignore[misc]
-    # two 840-character excerpts, one of them two bytes a character as a str
-    assert len(evidence._packed) < 200
+    # two 840-character excerpts, one of them two bytes a character as a str (1,768 bytes), the other
+    # 840: packed, a byte a character bar the quote's three
+    assert sys.getsizeof(evidence.record_text) + sys.getsizeof(evidence.work_text) > 2_500
+    assert len(evidence._packed) == 840 + 3 + 840
     assert repr(evidence).startswith("Evidence(record_text='“the same")
