@@ -41,7 +41,7 @@ from auditor.models import (
 from auditor.normalize import tokenize_many
 from auditor.readers import FieldSpec, InputFile, discover_inputs, interrupt_reading
 from auditor.readers.base import DuplicateIds, file_notes
-from auditor.readers.spans import LineCutter, Span, is_plain
+from auditor.readers.spans import CutAhead, LineCutter, Span, is_plain
 from auditor.readers.stream import open_regular
 from auditor.registry import WorkRegistry
 from auditor.rules import RuleSet
@@ -468,8 +468,20 @@ def scan(
     counts: dict[str, list[int]] = {}
     # Read the band indexes into memory while the auditor loads its kernels; joined before any look-up.
     holding = _hold_bands(registries, bytes_total) if engine is None else None
+    workers = max(1, options.workers)
+    plan = _plan(inputs, workers, options.limits) if engine is None else None
+    # Large plain inputs are cut (and hashed) from now, in a thread, on the core the start-up leaves
+    # idle; not when resuming, where inputs with a checkpoint are not audited at all.
+    stop = threading.Event()
+    ahead = None
+    if plan is not None and (checkpoints is None or not checkpoints.resume):
+        ahead = CutAhead(plan_cutters(inputs, plan, workers, stop.is_set))
     # Another engine audits elsewhere: this process then only merges, and needs no auditor of its own.
-    auditor = RecordAuditor(registries, rules, options) if engine is None else None
+    try:
+        auditor = RecordAuditor(registries, rules, options) if engine is None else None
+    except BaseException:
+        stop.set()
+        raise
     # Findings go to a spill file as they come (made once the checkpoints' folder, where it goes, is
     # locked): memory does not grow with them. What the works' presence needs is kept per work and per
     # book, not per record: spans merged as they pile up, and a count of the records copying each book.
@@ -595,20 +607,22 @@ def scan(
             progress(Progress(records_done, min(bytes_done + open_bytes, bytes_total), bytes_total))
 
     digests: dict[str, str] = {}
-    if checkpoints is not None:
-        checkpoints.begin(_run_settings(registries, rules, options))
-    workers = max(1, options.workers)
-    plan = _plan(inputs, workers, options.limits) if auditor is not None else None
+    try:
+        if checkpoints is not None:
+            checkpoints.begin(_run_settings(registries, rules, options))
+        findings = FindingSpill(checkpoints.folder if checkpoints is not None else None)
+    except BaseException:
+        stop.set()
+        raise
     if plan is not None:
         assert auditor is not None  # planned only for this machine's workers
-        engine = _LocalInputs(auditor, workers, plan)
+        engine = _LocalInputs(auditor, workers, plan, stop, ahead)
     if engine is None:
         batches = _batches(inputs, options.fields, skipped, counts, options.limits, digests, checkpoints)
     else:
         work = (registries, rules, options)
         batches = _remote_batches(engine, inputs, work, skipped, counts, digests, checkpoints)
         workers = 1  # the engine audits; this process only takes its results in order
-    findings = FindingSpill(checkpoints.folder if checkpoints is not None else None)
     try:
         if holding is not None:
             holding.join()  # before the first look-up, and before workers fork (they share the copy)
@@ -618,6 +632,7 @@ def scan(
         findings.close()  # an error or Ctrl-C: no result will hold the spill
         raise
     finally:
+        stop.set()  # the cut ahead, if its inputs were not all audited
         if checkpoints is not None:
             checkpoints.close()
 
@@ -763,12 +778,27 @@ Unit = tuple[Any, Span | None]
 """A unit of work: an input, and one span of it to audit (None: the whole input)."""
 
 
+def plan_cutters(
+    items: Sequence[Any], plan: _Plan, workers: int, cancelled: Callable[[], bool]
+) -> dict[str, LineCutter]:
+    """A :class:`LineCutter` for each input the plan cuts, by name, in input order: its parts shrink
+    towards the end of the scan (:func:`guided_part`), counting the inputs after it."""
+    cutters = {}
+    after = sum(item.size for item in items)  # bytes of the inputs after the current one
+    for item in items:
+        after -= item.size
+        if item.name in plan.cut:
+            cutters[item.name] = LineCutter(item.path, guided_part(plan.part, workers, after), cancelled)
+    return cutters
+
+
 def audit_in_parts(
     items: Sequence[Any],
     plan: _Plan,
     workers: int,
     audit: Callable[[Iterator[Unit]], Iterator[InputAudit]],
     stop: threading.Event,
+    ahead: CutAhead | None = None,
 ) -> Iterator[InputAudit]:
     """Inputs audited whole, or in spans for those the plan cuts, as the :class:`Engine` protocol
     yields them: each input's pieces, then the input itself (see :meth:`InputAudit.add`).
@@ -783,19 +813,22 @@ def audit_in_parts(
         audit: audits the units it pulls from the iterator it is given, yielding one InputAudit per
             unit, in order (a pool's ``imap``, or a cluster's ordered tasks); it may pull ahead.
         stop: set to stop cutting (the caller sets it when it stops, on an error or Ctrl-C).
+        ahead: the cutters of :func:`plan_cutters` for these items, already cutting in a thread (made
+            with ``stop``); None to cut here, as the units are pulled.
     """
     # What each unit sent is, in order: its input, and for a span the cutter and the span's index.
     sent: deque[tuple[Any, LineCutter | None, int]] = deque()
+    if ahead is not None and set(ahead.cutters) != {i.name for i in items if i.name in plan.cut}:
+        raise ValueError("the inputs cut ahead are not the ones these items' plan cuts")
+    cutters = ahead.cutters if ahead is not None else plan_cutters(items, plan, workers, stop.is_set)
 
     def units() -> Iterator[Unit]:
-        after = sum(item.size for item in items)  # bytes of the inputs after the current one
         for item in items:
-            after -= item.size
-            if item.name in plan.cut:
-                part = guided_part(plan.part, workers, after)
-                cutter = LineCutter(item.path, part, stop.is_set)
+            cutter = cutters.get(item.name)
+            if cutter is not None:
+                found = ahead.spans(item.name) if ahead is not None else iter(cutter)
                 with contextlib.suppress(OSError):  # kept in cutter.error
-                    for index, span in enumerate(cutter):
+                    for index, span in enumerate(found):
                         sent.append((item, cutter, index))
                         yield item, span
                 if stop.is_set():
@@ -844,10 +877,19 @@ class _LocalInputs:
     spans of a large plain input, which this process cuts (hashing the input as it goes) and hands out
     as it finds them, so the workers start before the input has been read to its end."""
 
-    def __init__(self, auditor: RecordAuditor, workers: int, plan: _Plan) -> None:
+    def __init__(
+        self,
+        auditor: RecordAuditor,
+        workers: int,
+        plan: _Plan,
+        stop: threading.Event | None = None,
+        ahead: CutAhead | None = None,
+    ) -> None:
         self.auditor = auditor
         self.workers = workers
         self.plan = plan
+        self.stop = stop or threading.Event()
+        self.ahead = ahead
 
     def discover(self, corpus: Sequence[str]) -> tuple[list[Any], list[Skipped]]:
         found, skipped = discover_inputs([Path(c) for c in corpus])
@@ -868,7 +910,8 @@ class _LocalInputs:
         ctx = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         )
-        stop = threading.Event()
+        stop, ahead = self.stop, self.ahead
+        self.ahead = None  # its cutters are for one pass over these items
 
         def audit(units: Iterator[Unit]) -> Iterator[InputAudit]:
             # The pool pulls units in its task thread: spans go out as the cutter finds them.
@@ -877,7 +920,7 @@ class _LocalInputs:
 
         with ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.auditor, os.getpid())) as pool:
             try:
-                yield from audit_in_parts(items, self.plan, self.workers, audit, stop)
+                yield from audit_in_parts(items, self.plan, self.workers, audit, stop, ahead)
             finally:
                 stop.set()
 

@@ -208,3 +208,77 @@ def test_checkpoints_of_an_input_read_in_spans_restore_in_a_batch_scan(
     )
     assert again.restored == 1
     _same(spans, resumed)
+
+
+def _recording_cut_ahead(monkeypatch: pytest.MonkeyPatch) -> list[spans.CutAhead]:
+    made: list[spans.CutAhead] = []
+    real = engine.CutAhead
+
+    def record(cutters):
+        made.append(real(cutters))
+        return made[-1]
+
+    monkeypatch.setattr(engine, "CutAhead", record)
+    return made
+
+
+def test_a_large_input_is_cut_while_the_auditor_loads_its_kernels(sharded, one_large_input, monkeypatch):
+    """The cut (a read and a sha256 of the whole input) starts before the auditor is made, so it runs
+    beside the start-up rather than beside the workers: this auditor waits for it to end."""
+    _, registry = sharded
+    monkeypatch.setattr(engine, "PART_BYTES", (64 << 10, 256 << 10))
+    rules = load_rule_set()
+    batch = engine.scan([one_large_input], [registry], rules, engine.ScanOptions(workers=1))
+    made = _recording_cut_ahead(monkeypatch)
+    real = engine.RecordAuditor
+
+    class Waits(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            (ahead,) = made
+            ahead._thread.join(timeout=60)
+            assert not ahead._thread.is_alive(), "the input was not being cut while the auditor loaded"
+            (cutter,) = ahead.cutters.values()
+            assert cutter.cut is not None and cutter.cut.sha256 == batch.inputs[0].sha256
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "RecordAuditor", Waits)
+    cut_ahead = engine.scan([one_large_input], [registry], rules, engine.ScanOptions(workers=2))
+    _same(batch, cut_ahead)
+
+
+def test_a_scan_that_fails_while_loading_stops_the_cut_ahead(sharded, one_large_input, monkeypatch):
+    _, registry = sharded
+    monkeypatch.setattr(engine, "PART_BYTES", (64 << 10, 256 << 10))
+    made = _recording_cut_ahead(monkeypatch)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "RecordAuditor", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        engine.scan([one_large_input], [registry], load_rule_set(), engine.ScanOptions(workers=2))
+    (ahead,) = made
+    ahead.join()
+    assert all(cutter.cancelled() for cutter in ahead.cutters.values())
+
+
+def test_a_resumed_scan_cuts_no_input_ahead(sharded, one_large_input, tmp_path, monkeypatch):
+    """Inputs with a checkpoint are not audited when resuming: none is cut before that is known."""
+    _, registry = sharded
+    monkeypatch.setattr(engine, "PART_BYTES", (64 << 10, 256 << 10))
+    rules = load_rule_set()
+    made = _recording_cut_ahead(monkeypatch)
+    first = engine.scan(
+        [one_large_input],
+        [registry],
+        rules,
+        engine.ScanOptions(workers=2),
+        checkpoints=CheckpointStore(tmp_path / "state", resume=False),
+    )
+    assert len(made) == 1
+    again = CheckpointStore(tmp_path / "state", resume=True)
+    resumed = engine.scan(
+        [one_large_input], [registry], rules, engine.ScanOptions(workers=2), checkpoints=again
+    )
+    assert len(made) == 1 and again.restored == 1
+    _same(first, resumed)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -172,3 +173,63 @@ class SpanStream:
         data = self.raw.read(self.left if size < 0 else min(size, self.left))
         self.left -= len(data)
         return data
+
+
+class CutAhead:
+    """Runs :class:`LineCutter` s one after another in a thread from the moment it is made, keeping each
+    one's spans as they are found, for a consumer that iterates them later (:meth:`spans`).
+
+    A scan makes one before it loads its kernels: the cut's read and sha256 (~1.2 CPU-s per 200 MB
+    here) then run on the core that start-up leaves idle, rather than beside the busy workers. Each
+    cutter is cut to its end, or until its ``cancelled`` turns true (the caller's way to stop it);
+    a cutter whose read fails keeps the error in :attr:`LineCutter.error`, as when iterated directly.
+    """
+
+    def __init__(self, cutters: Mapping[str, LineCutter]) -> None:
+        self.cutters = dict(cutters)
+        self._found: dict[str, list[Span]] = {name: [] for name in self.cutters}
+        self._ended: set[str] = set()
+        self._faults: dict[str, BaseException] = {}
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._cut, name="auditor-cut-ahead", daemon=True)
+        self._thread.start()
+
+    def _cut(self) -> None:
+        for name, cutter in self.cutters.items():
+            try:
+                for span in cutter:
+                    with self._changed:
+                        self._found[name].append(span)
+                        self._changed.notify_all()
+            except OSError:
+                pass  # kept in cutter.error, which the consumer reads once the spans end
+            except BaseException as exc:  # a fault, not a failed read: raised to the consumer instead
+                self._faults[name] = exc
+            finally:
+                with self._changed:
+                    self._ended.add(name)
+                    self._changed.notify_all()
+
+    def spans(self, name: str) -> Iterator[Span]:
+        """The spans of the cutter of input ``name``, each as soon as it is found; they end when its cut
+        has ended (complete: see its ``cut``; failed: its ``error``; or cancelled).
+
+        Raises:
+            Exception: what the cut raised other than OSError (a fault), once the spans before it are out.
+        """
+        taken = 0
+        while True:
+            with self._changed:
+                while taken == len(self._found[name]) and name not in self._ended:
+                    self._changed.wait()
+                if taken == len(self._found[name]):
+                    if name in self._faults:
+                        raise self._faults[name]
+                    return
+                span = self._found[name][taken]
+            taken += 1
+            yield span
+
+    def join(self) -> None:
+        """Wait until every cutter has ended."""
+        self._thread.join()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -217,3 +218,84 @@ def test_rows_in_a_later_span_are_the_whole_file_s(tmp_path: Path) -> None:
     assert cut is not None
     last = list(JsonlReader().read_span(path, "rows.jsonl", cut.spans[-1], DuplicateIds("rows.jsonl")))
     assert [r.row for r in last] == [int(r.text.split()[1]) for r in last] and last[-1].row == 100
+
+
+def _lines_file(path: Path, lines: int) -> Path:
+    path.write_bytes(b"".join(b'{"n": %05d}\n' % n for n in range(lines)))
+    return path
+
+
+def test_spans_cut_ahead_are_a_line_cutter_s_in_order(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(spans, "_CHUNK", 64)
+    first, second = _lines_file(tmp_path / "a.jsonl", 300), _lines_file(tmp_path / "b.jsonl", 70)
+    ahead = spans.CutAhead({"a": spans.LineCutter(first, 200), "b": spans.LineCutter(second, 200)})
+    # the second input's spans are there while the first's are still being taken
+    found_a = ahead.spans("a")
+    one = next(found_a)
+    found_b = list(ahead.spans("b"))
+    found = [one, *found_a]
+    assert tuple(found) == cut_lines(first, 200).spans == ahead.cutters["a"].cut.spans  # type: ignore[union-attr]
+    assert tuple(found_b) == cut_lines(second, 200).spans
+    assert ahead.cutters["a"].cut == cut_lines(first, 200)  # sha256, size and mtime too
+    ahead.join()
+
+
+def test_a_cut_ahead_takes_the_spans_before_a_failed_read_and_keeps_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spans, "_CHUNK", 64)
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"n": 1}\n' * 200)
+    opened = spans.open_regular
+    monkeypatch.setattr(spans, "open_regular", lambda p: _FailingRead(opened(p), 10))
+    cutter = spans.LineCutter(path, 100)
+    found = list(spans.CutAhead({"x": cutter}).spans("x"))
+    assert found and found[-1].end <= 640 and cutter.cut is None
+    assert isinstance(cutter.error, OSError)
+
+
+def test_a_fault_in_a_cut_ahead_is_raised_to_its_consumer(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(spans, "_CHUNK", 64)
+    path = _lines_file(tmp_path / "x.jsonl", 100)
+    calls = 0
+
+    def part(left: int) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise ZeroDivisionError("a bug in the part sizes")
+        return 200
+
+    ahead = spans.CutAhead({"x": spans.LineCutter(path, part)})
+    found = []
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        found.extend(ahead.spans("x"))
+    assert [s.start for s in found] == [0]  # the span before the fault went out
+
+
+def test_a_cancelled_cut_ahead_ends_without_reading_on(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(spans, "_CHUNK", 64)
+    path = _lines_file(tmp_path / "x.jsonl", 20_000)  # 240 KB: ~3,750 reads
+    reads = 0
+    opened = spans.open_regular
+
+    def counting(p: Path):
+        handle = opened(p)
+        real = handle.read
+
+        def read(size: int = -1) -> bytes:
+            nonlocal reads
+            reads += 1
+            return real(size)
+
+        handle.read = read  # type: ignore[method-assign]
+        return handle
+
+    monkeypatch.setattr(spans, "open_regular", counting)
+    stop = threading.Event()
+    stop.set()
+    cutter = spans.LineCutter(path, 200, stop.is_set)
+    ahead = spans.CutAhead({"x": cutter})
+    assert list(ahead.spans("x")) == []
+    ahead.join()
+    assert cutter.cut is None and cutter.error is None and reads <= 1
