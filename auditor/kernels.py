@@ -502,44 +502,73 @@ def _code_point(raw: np.ndarray, b: int) -> tuple[np.int64, int]:  # pragma: no 
     return np.int64(-1), 4
 
 
-@_kernel(f"Tuple((int64, int64[::1], int64[::1], uint64[::1]))({_BYTES}, {_BYTES}, {_BYTES})")
+@_kernel(f"void({_BYTES}, {_RO_I64}, {_BYTES}, {_BYTES}, int64[::1], int64[::1], uint64[::1], int64[::1])")
 def text_tokens(
-    raw: np.ndarray, fold: np.ndarray, separates: np.ndarray
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled; tested against
-    # normalize._tokenize_reference
-    """Token starts, ends and hashes of a text whose non-ASCII characters all separate tokens.
+    raw: np.ndarray,
+    bounds: np.ndarray,
+    fold: np.ndarray,
+    separates: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    hashes: np.ndarray,
+    counts: np.ndarray,
+) -> None:  # pragma: no cover - compiled; tested against normalize._tokenize_reference
+    """Token starts, ends and hashes of each of many texts whose non-ASCII characters all separate tokens.
+
+    Many texts in one call, written into arrays the caller provides (and may reuse): a call's
+    overhead (~5 us: argument checks, allocating and boxing result arrays) is a fifth of a typical
+    record's own work, and fresh result arrays sized for the worst case would fault in new pages.
 
     Args:
-        raw: the text in UTF-8 (lone surrogates as their 3-byte sequences).
+        raw: the texts in UTF-8 (lone surrogates as their 3-byte sequences), one after another.
+        bounds: text ``t`` is ``raw[bounds[t]:bounds[t + 1]]``.
         fold: ``fold[b]`` is the normal form of ASCII character ``b``, 0 for a character of no token
             and for every byte from 0x80 (256 entries).
         separates: 1 for each BMP character of no token.
+        starts, ends, hashes: receive the tokens of all texts, text after text; room for
+            ``len(raw) // 2 + len(counts)`` tokens is always enough.
+        counts: receives each text's number of tokens, or -1 for a text holding a non-ASCII
+            character that is not known to separate tokens (the caller takes the general path for
+            it; it has no tokens in the outputs).
 
-    Returns:
-        (count, starts, ends, hashes), offsets in code points; count is -1 as soon as a non-ASCII
-        character is found that is not known to separate tokens (the caller then takes the general
-        path).
-
-    Within a run of word characters the OCR digraphs ``rn`` and ``vv`` fold to ``m`` and ``w``
-    (left to right, as ``str.replace`` does; the two share no character, so one pass does both). A
-    run that ends with a hyphen (``-`` or U+2010), spaces or tabs, a line break (``\r?\n``) and more
-    spaces or tabs before a word character continues there (a word hyphenated across a line break;
-    no digraph spans the join). A token's hash is normalize.token_hash of its folded characters:
-    ``fmix64(sum(c_j * P**j) + len * L)``, all mod 2^64.
+    Offsets are in code points from the start of each text. Within a run of word characters the OCR
+    digraphs ``rn`` and ``vv`` fold to ``m`` and ``w`` (left to right, as ``str.replace`` does; the
+    two share no character, so one pass does both). A run that ends with a hyphen (``-`` or U+2010),
+    spaces or tabs, a line break (``\r?\n``) and more spaces or tabs before a word character
+    continues there (a word hyphenated across a line break; no digraph spans the join). A token's
+    hash is normalize.token_hash of its folded characters: ``fmix64(sum(c_j * P**j) + len * L)``,
+    all mod 2^64.
     """
-    n = raw.shape[0]
-    cap = n // 2 + 1
-    starts = np.empty(cap, dtype=np.int64)
-    ends = np.empty(cap, dtype=np.int64)
-    hashes = np.empty(cap, dtype=np.uint64)
-    count = 0
-    b = 0  # byte offset
-    shift = 0  # code points minus bytes before b (0 or less)
+    total = 0
+    for t in range(counts.shape[0]):
+        found = _one_text_tokens(raw, bounds[t], bounds[t + 1], fold, separates, starts, ends, hashes, total)
+        counts[t] = found
+        if found > 0:
+            total += found
+
+
+@_inline
+def _one_text_tokens(
+    raw: np.ndarray,
+    lo: int,
+    n: int,
+    fold: np.ndarray,
+    separates: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    hashes: np.ndarray,
+    first: int,
+) -> int:  # pragma: no cover - compiled
+    """:func:`text_tokens` of the one text ``raw[lo:n]``, written from index ``first``: its number of
+    tokens, or -1."""
+    count = first
+    b = lo  # byte offset
+    shift = -lo  # code points minus bytes from lo to b (0 or less)
     while b < n:
         if raw[b] >= 0x80:
             cp, size = _code_point(raw, b)
             if cp < 0 or separates[cp] == 0:
-                return -1, starts[:0].copy(), ends[:0].copy(), hashes[:0].copy()
+                return -1
             b += size
             shift -= size - 1
             continue
@@ -601,7 +630,7 @@ def text_tokens(
         ends[count] = end
         hashes[count] = h
         count += 1
-    return count, starts[:count].copy(), ends[:count].copy(), hashes[:count].copy()
+    return count - first
 
 
 @_kernel(f"void({_RO_U64}, {_RO_I64}, {_RO_I64}, int64, uint64[::1])")

@@ -288,44 +288,78 @@ def test_real_prose_equals_the_plain_algorithm(words):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(any_text, max_size=6), st.integers(0, 40))
-def test_tokenize_many_of_long_and_short_texts_equals_tokenize_of_each_text(texts, join_below):
-    with mock.patch.object(normalize, "_JOIN_BELOW", join_below):
-        _assert_each_as_alone(texts, tokenize_many(texts))
+@given(st.lists(any_text, max_size=8))
+def test_tokenize_many_equals_the_plain_algorithm_on_each_text(texts):
+    # Batches mix texts of the compiled pass and of the general path, empty texts and texts that
+    # end mid-word or mid-hyphen: each text's tokens are exactly its own.
+    _assert_each_as_reference(texts, tokenize_many(texts))
 
 
-def test_only_short_texts_are_tokenized_joined(words):
-    texts = [words.text(5), words.text(1000), words.text(3), words.text(800), words.text(9)]
-    assert [len(t) < normalize._JOIN_BELOW for t in texts] == [True, False, True, False, True]
-    joined = []
-    real = normalize._tokenize_joined
-
-    def recording(group):
-        joined.append(list(group))
-        return real(group)
-
-    with mock.patch.object(normalize, "_tokenize_joined", recording):
-        many = tokenize_many(texts)
-        assert joined == [[texts[0], texts[2], texts[4]]]
-        tokenize_many(texts[:2])
-        assert len(joined) == 1  # one short text is tokenized alone too
-    assert [m.hashes.tolist() for m in many] == [tokenize(t).hashes.tolist() for t in texts]
+def test_texts_of_the_general_path_keep_their_place_in_a_batch(words):
+    texts = ["caf\u00e9 au lait", words.text(50), "", "\u6771\u4eac x-\ny", "wo\u200brd c0rn", "mid-"]
+    texts.append("a\ud800b")
+    _assert_each_as_reference(texts, tokenize_many(texts))
+    _assert_each_as_reference(texts[::-1], tokenize_many(texts[::-1]))
+    assert tokenize_many([]) == []
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(any_text, max_size=6))
-def test_tokenize_many_equals_tokenize_of_each_text(texts):
-    _assert_each_as_alone(texts, tokenize_many(texts))
+def test_no_token_spans_two_texts_of_a_batch():
+    # Texts follow each other byte to byte in the compiled pass: no word, digraph or line-break
+    # hyphen may cross from one into the next.
+    pairs = [("exam-", "\nple"), ("exam-\n", "ple"), ("exam\u2010", "\nple"), ("exam-\n ", " ple")]
+    pairs += [("r", "n"), ("v", "v"), ("ab", "cd"), ("\u201c", "x"), ("x", ""), ("", "x"), ("x\u2010\n", "y")]
+    for pair in pairs:
+        _assert_each_as_reference(list(pair), tokenize_many(list(pair)))
+        assert [len(t) for t in tokenize_many(list(pair))] == [len(tokenize(t)) for t in pair]
 
 
-def _assert_each_as_alone(texts, many):
-    """Each text's tokens from a batch are exactly the tokens it gives alone."""
+def test_tokens_do_not_share_the_reused_output_arrays(words):
+    first = tokenize_many([words.text(60), words.text(40)])
+    outputs = normalize._OUTPUTS.arrays
+    assert outputs is not None
+    kept = [(t.starts.copy(), t.ends.copy(), t.hashes.copy()) for t in first]
+    later = [words.text(30), words.text(20)]
+    again = tokenize_many(later)
+    assert normalize._OUTPUTS.arrays is outputs  # the same arrays, written again
+    for tokens, (starts, ends, hashes) in zip(first, kept, strict=True):
+        assert np.array_equal(tokens.starts, starts) and np.array_equal(tokens.ends, ends)
+        assert np.array_equal(tokens.hashes, hashes)
+        for array in (tokens.starts, tokens.ends, tokens.hashes):
+            assert not any(np.shares_memory(array, output) for output in outputs)
+    _assert_each_as_reference(later, again)
+
+
+def test_output_arrays_are_kept_up_to_a_size_and_per_thread(words):
+    import threading
+
+    small = words.text(20)
+    with mock.patch.object(normalize, "_OUTPUTS", normalize._Outputs()):
+        tokenize(small)
+        kept = normalize._OUTPUTS.arrays
+        assert kept is not None and len(kept[0]) >= len(small) // 2
+        tokenize(small)
+        assert normalize._OUTPUTS.arrays is kept  # reused, not allocated again
+        with mock.patch.object(normalize, "_KEEP_OUTPUTS", len(kept[0])):
+            big = words.text(2000)
+            assert_same_as_reference(big)
+            assert normalize._OUTPUTS.arrays is kept  # too big to keep
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append((tokenize(small), normalize._OUTPUTS.arrays)))
+        thread.start()
+        thread.join()
+        assert seen[0][1] is not None and seen[0][1] is not kept
+        assert seen[0][0].hashes.tolist() == tokenize(small).hashes.tolist()
+
+
+def _assert_each_as_reference(texts, many):
+    """Each text's tokens from a batch are exactly the plain algorithm's tokens of the text."""
     assert len(many) == len(texts)
     for text, got in zip(texts, many, strict=True):
-        alone = tokenize(text)
-        assert got.starts.tolist() == alone.starts.tolist()
-        assert got.ends.tolist() == alone.ends.tolist()
-        assert got.hashes.tolist() == alone.hashes.tolist()
+        plain = _tokenize_reference(text)
+        assert got.starts.dtype == np.int64 and got.ends.dtype == np.int64 and got.hashes.dtype == np.uint64
+        assert got.starts.tolist() == plain.starts.tolist()
+        assert got.ends.tolist() == plain.ends.tolist()
+        assert got.hashes.tolist() == plain.hashes.tolist()
 
 
 # --- The lookup tables against the regular expressions and Unicode functions they come from --------
@@ -399,15 +433,26 @@ SEPARATED = [
 def test_texts_whose_non_ascii_characters_only_separate_take_the_compiled_path():
     from auditor import kernels
 
-    for text in SEPARATED:
-        raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-        count = kernels.text_tokens(raw, normalize._ASCII_FOLD_TABLE, normalize._separators())[0]
-        assert count == len(_tokenize_reference(text)), text
-        assert_same_as_reference(text)
-    # A letter, mark or invisible character outside ASCII: the compiled pass gives up.
-    for text in ("caf\u00e9", "wo\u200brd", "a\u00ad\nb", "\u6771", "\U0001d400"):
-        raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-        assert kernels.text_tokens(raw, normalize._ASCII_FOLD_TABLE, normalize._separators())[0] == -1
+    def compiled_counts(texts: list[str]) -> list[int]:
+        encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+        bounds = np.cumsum([0, *map(len, encoded)])
+        room = sum(map(len, encoded)) // 2 + len(texts)
+        outputs = [np.empty(room, dtype=np.int64) for _ in range(2)] + [np.empty(room, dtype=np.uint64)]
+        counts = np.empty(len(texts), dtype=np.int64)
+        raw = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        fold, separators = normalize._ASCII_FOLD_TABLE, normalize._separators()
+        kernels.text_tokens(raw, bounds, fold, separators, *outputs, counts)
+        return counts.tolist()
+
+    assert compiled_counts(SEPARATED) == [len(_tokenize_reference(text)) for text in SEPARATED]
+    with mock.patch.object(normalize, "_tokenize_general", side_effect=AssertionError("general path")):
+        for text in SEPARATED:
+            assert_same_as_reference(text)
+        tokenize_many(SEPARATED)
+    # A letter, mark or invisible character outside ASCII: the compiled pass gives up on that text.
+    gives_up = ["caf\u00e9", "wo\u200brd", "a\u00ad\nb", "\u6771", "\U0001d400"]
+    assert compiled_counts([*gives_up, "a b"]) == [-1] * len(gives_up) + [2]
+    for text in gives_up:
         assert_same_as_reference(text)
 
 
