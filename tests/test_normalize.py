@@ -351,6 +351,18 @@ def test_output_arrays_are_kept_up_to_a_size_and_per_thread(words):
         assert seen[0][0].hashes.tolist() == tokenize(small).hashes.tolist()
 
 
+def test_an_interrupted_batch_leaves_the_next_one_right(words):
+    # Ctrl-C (or any error) between the compiled pass and the copies out of the kept arrays: the
+    # next call writes them afresh, so nothing of the interrupted batch leaks into its tokens.
+    texts = [words.text(40), "caf\u00e9 " + words.text(30), words.text(20)]
+    interrupt = mock.patch.object(normalize, "_tokenize_general", side_effect=KeyboardInterrupt)
+    with interrupt, pytest.raises(KeyboardInterrupt):
+        tokenize_many(texts)
+    later = [words.text(10), words.text(25)]
+    _assert_each_as_reference(later, tokenize_many(later))
+    _assert_each_as_reference(texts, tokenize_many(texts))
+
+
 def _assert_each_as_reference(texts, many):
     """Each text's tokens from a batch are exactly the plain algorithm's tokens of the text."""
     assert len(many) == len(texts)
