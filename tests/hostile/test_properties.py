@@ -8,11 +8,12 @@ import json
 import re
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from auditor.models import (
@@ -27,6 +28,7 @@ from auditor.models import (
     Span,
     WorkRef,
 )
+from auditor.readers import stream
 from auditor.readers.parquet import ParquetReader
 from auditor.readers.stream import iter_lines
 from auditor.report import build_report
@@ -118,21 +120,30 @@ class _Chunks(io.RawIOBase):
         return chunk
 
 
-@SETTINGS
+@settings(max_examples=300, deadline=None)
 @given(
-    data=st.binary(max_size=400).map(lambda b: b.replace(b"\r", b"\n")),
+    data=st.binary(max_size=400).map(lambda b: b.replace(b"\r", b"\n"))
+    | st.lists(st.sampled_from([b"\n", b"\n\n\n", b"a", b"abc" * 30]), max_size=60).map(b"".join),
     sizes=st.lists(st.integers(1, 50), max_size=5),
-    cap=st.integers(1, 60),
+    cap=st.integers(1, 60) | st.integers(80, 200),
+    first=st.integers(0, 30),
+    row=st.integers(0, 3),
+    short_line=st.sampled_from([1, 1 << 30]),
 )
-def test_line_splitting_matches_split_whatever_the_chunking(data, sizes, cap):
+@example(data=b"abc\nabcd\n\nab", sizes=[], cap=3, first=0, row=0, short_line=1)
+@example(data=b"abc\nabcd\n\nab", sizes=[], cap=3, first=0, row=0, short_line=1 << 30)
+def test_line_splitting_matches_split_whatever_the_chunking(data, sizes, cap, first, row, short_line):
+    """Whatever the chunks, lines split as ``split`` has them, whether found by find or by split
+    (``_SHORT_LINE`` 1: always find; huge: split wherever a chunk holds a newline)."""
     expected = []
     pieces = data.split(b"\n")
     if pieces and pieces[-1] == b"":
         pieces.pop()
-    for row, piece in enumerate(pieces, start=1):
+    for number, piece in enumerate(pieces, start=row + 1):
         if piece:
-            expected.append((row, piece if len(piece) <= cap else len(piece)))
-    assert list(iter_lines(_Chunks(data, sizes), cap)) == expected
+            expected.append((number, piece if len(piece) <= cap else len(piece)))
+    with mock.patch.object(stream, "_SHORT_LINE", short_line):
+        assert list(iter_lines(_Chunks(data[first:], sizes), cap, data[:first], row)) == expected
 
 
 def _result(text: str, url: str) -> AuditResult:
