@@ -48,7 +48,13 @@ def lookup(obj: Mapping[str, Any], dotted: str) -> Any:
 
 def _first(obj: Mapping[str, Any], named: str | None, candidates: tuple[str, ...]) -> tuple[str | None, Any]:
     for name in (named,) if named else candidates:
-        value = lookup(obj, name)
+        # lookup's own first step, here: most names are plain, and this runs several times a record
+        if name in obj:
+            value = obj[name]
+        elif "." in name:
+            value = lookup(obj, name)
+        else:
+            continue
         if value is not None:
             return name, value
     return None, None
@@ -67,7 +73,7 @@ def _as_optional_text(value: Any) -> str | None:
 
 def to_record(obj: Any, *, fields: FieldSpec, input_name: str, row: int) -> Record | Skipped:
     """Turn one decoded row into a Record, or a Skipped saying what is wrong with it."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):  # the ABC's check costs more than the rest
         return Skipped(input_name, row, f"record is not an object but {type(obj).__name__}")
     text_name, text = _first(obj, fields.text, TEXT_FIELDS)
     if text is None:
@@ -80,10 +86,11 @@ def to_record(obj: Any, *, fields: FieldSpec, input_name: str, row: int) -> Reco
     _, rec_id = _first(obj, fields.id, ID_FIELDS)
     _, url = _first(obj, fields.url, URL_FIELDS)
     _, lic = _first(obj, fields.license, LICENSE_FIELDS)
-    used = {text_name}
-    meta = {k: v for k, v in obj.items() if k not in used}
+    meta = dict(obj)
+    meta.pop(text_name, None)  # a dotted text field is not a top-level key: nothing to take out then
+    rec_id = "" if rec_id is None else str(rec_id)
     return Record(
-        id=str(rec_id) if rec_id is not None and str(rec_id) != "" else f"{input_name}:{row}",
+        id=rec_id or f"{input_name}:{row}",
         text=text,
         input=input_name,
         row=row,
@@ -170,11 +177,13 @@ class DuplicateIds:
 
     def __init__(self, input_name: str) -> None:
         self.input_name = input_name
+        self._row_ids = f"{input_name}:"
         self._hashes = array("Q")
         self._rows = array("Q")
 
     def add(self, record: Record) -> None:
-        if record.id == f"{self.input_name}:{record.row}":
+        row_ids = self._row_ids
+        if record.id.startswith(row_ids) and record.id == f"{row_ids}{record.row}":
             return  # ids made from the row are unique by construction
         self._hashes.append(xxhash.xxh3_64_intdigest(record.id.encode("utf-8", "surrogatepass")))
         self._rows.append(record.row)
