@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -121,10 +121,7 @@ class Reader(ABC):
     def read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
         """Yield every record of ``path``; problems are yielded as Skipped, never raised."""
         ids = DuplicateIds(input_name)
-        produced = False
-        for entry in self._entries(self._read(path, input_name), input_name, ids):
-            produced = True
-            yield entry
+        produced = yield from self._entries(self._read(path, input_name), input_name, ids)
         yield from file_notes(input_name, produced, ids)
 
     def read_span(
@@ -139,14 +136,20 @@ class Reader(ABC):
     @staticmethod
     def _entries(
         entries: Iterator[Record | Skipped], input_name: str, ids: DuplicateIds
-    ) -> Iterator[Record | Skipped]:
+    ) -> Generator[Record | Skipped, None, bool]:
+        """Pass ``entries`` on, collecting record ids; returns whether there were any (so that
+        :meth:`read` delegates with ``yield from`` instead of passing each entry on once more)."""
+        produced = False
         try:
             for entry in entries:
                 if isinstance(entry, Record):
                     ids.add(entry)
+                produced = True
                 yield entry
         except OSError as exc:
+            produced = True
             yield Skipped(input_name, None, f"cannot read: {exc.strerror or exc}")
+        return produced
 
     @abstractmethod
     def _read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:

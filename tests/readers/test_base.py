@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +21,7 @@ from auditor.readers.base import (
     FieldSpec,
     to_record,
 )
+from auditor.readers.jsonl import JsonlReader
 
 
 def _lookup(obj: Mapping[str, Any], dotted: str) -> Any:
@@ -159,3 +161,33 @@ def test_repeated_ids_are_found_except_those_made_from_the_row(ids):
     assert (note is None) == (repeats == 0)
     if note:
         assert note.startswith(f"duplicate record ids: {repeats} record(s)")
+
+
+class _Failing(JsonlReader):
+    def __init__(self, before: int) -> None:
+        super().__init__()
+        self.before = before
+
+    def _read(self, path: Path, input_name: str) -> Iterator[Record | Skipped]:
+        for row in range(1, self.before + 1):
+            yield Record(id="same", text="t", input=input_name, row=row)
+        raise OSError(5, "Input/output error")
+
+
+@pytest.mark.parametrize("before", [0, 1, 2])
+def test_a_read_error_is_an_entry_and_notes_follow_whatever_came_before(tmp_path, before):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"")
+    out = list(_Failing(before).read(path, "c.jsonl"))
+    assert out[before] == Skipped("c.jsonl", None, "cannot read: Input/output error")
+    notes = [entry.reason for entry in out[before + 1 :]]
+    assert notes == ([] if before < 2 else [notes[0]]) and all(n.startswith("duplicate") for n in notes)
+
+
+def test_an_input_without_lines_says_so(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"\n \n")
+    empty = Skipped("c.jsonl", None, "no records: the file is empty")
+    assert list(JsonlReader().read(path, "c.jsonl")) == [empty]
+    path.write_bytes(b'{"text": "t"}\n')
+    assert empty not in list(JsonlReader().read(path, "c.jsonl"))
