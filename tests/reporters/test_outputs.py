@@ -166,7 +166,7 @@ class _Failing(Reporter):
         if action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         if action == "block":
-            Path(report["marker"]).write_text(str(os.getpid()))
+            _write_whole(Path(report["marker"]), str(os.getpid()))
             time.sleep(60)
         if action == "interrupt":
             while not Path(report["marker"]).exists():  # the other process is writing
@@ -175,6 +175,14 @@ class _Failing(Reporter):
         if isinstance(action, BaseException):
             raise action
         yield "done\n"
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write a marker another process waits for: it appears with its text (never empty, as a file that
+    write_text has created but not yet written is)."""
+    part = path.with_name(f".{path.name}.part")
+    part.write_text(text)
+    os.replace(part, path)
 
 
 def _failing(monkeypatch: pytest.MonkeyPatch, name: str, failure: Any, cost: float) -> None:
@@ -371,8 +379,10 @@ def blocked(cls, name):
     stream = cls.stream
     def slow(self, report):
         yield from stream(self, report)
-        if name in blocking:
-            (markers / name).write_text(str(os.getpid()))
+        if name in blocking:  # the marker appears with its text: written beside, then moved in
+            part = markers.parent / f".{name}.part"
+            part.write_text(str(os.getpid()))
+            os.replace(part, markers / name)
             time.sleep(60)
     cls.stream = slow
 blocked(HtmlReporter, "html")
