@@ -837,12 +837,18 @@ def _arm_watchdog(code: int) -> None:
     timer.start()
 
 
+_SIGNALLED: list[int] = []
+"""The exit code of each Ctrl-C or SIGTERM this run received (main() clears it)."""
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    _SIGNALLED.append(EXIT_TERMINATED)
     _arm_watchdog(EXIT_TERMINATED)
     raise _Terminated
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
+    _SIGNALLED.append(EXIT_INTERRUPTED)
     _arm_watchdog(EXIT_INTERRUPTED)
     raise KeyboardInterrupt
 
@@ -861,6 +867,7 @@ def _resume_hint() -> str:
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the CLI and exit with the contract's codes, whatever happens."""
     _COMMAND[:] = ["auditor", *(list(argv) if argv is not None else sys.argv[1:])]
+    _SIGNALLED.clear()
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
         previous_int = signal.signal(signal.SIGINT, _on_sigint)
@@ -899,10 +906,18 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = EXIT_BROKEN_PIPE
-    except Exception as exc:  # a crash is never reported as clean or as findings
-        click.echo(f"auditor: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("".join(traceback.format_exception(exc)), err=True)
-        code = EXIT_INTERNAL
+    except Exception as exc:
+        if _SIGNALLED:
+            # Ctrl-C or SIGTERM that a library turned into an error of its own: numba, interrupted
+            # while its extension modules load, raises "ImportError: numba._devicearray failed to
+            # import". The run was interrupted, not broken.
+            terminated = _SIGNALLED[0] == EXIT_TERMINATED
+            click.echo(f"auditor: {'terminated' if terminated else 'interrupted'}{_resume_hint()}", err=True)
+            code = _SIGNALLED[0]
+        else:  # a crash is never reported as clean or as findings
+            click.echo(f"auditor: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo("".join(traceback.format_exception(exc)), err=True)
+            code = EXIT_INTERNAL
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

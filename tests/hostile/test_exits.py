@@ -222,3 +222,29 @@ def test_an_interrupted_registry_build_exits_130_without_a_resume_hint(tmp_path,
     err = capsys.readouterr().err
     assert stopped.value.code == 130
     assert "auditor: interrupted" in err and "--resume" not in err  # only a scan can resume
+
+
+@pytest.mark.parametrize(
+    ("handler", "code", "word"), [("_on_sigint", 130, "interrupted"), ("_on_sigterm", 143, "terminated")]
+)
+def test_a_signal_a_library_turns_into_its_own_error_still_exits_as_the_signal(
+    monkeypatch, tmp_path, run_scan, handler, code, word
+):
+    """Ctrl-C while numba loads its extension modules surfaces as "ImportError: numba._devicearray failed
+    to import": the run was interrupted, and says so, rather than reporting an internal error."""
+    monkeypatch.setattr(cli, "_arm_watchdog", lambda code: None)  # its timer would end pytest
+
+    def interrupted_while_importing(self, line, row, name):
+        try:
+            getattr(cli, handler)(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            raise ImportError("numba._devicearray failed to import") from None
+
+    monkeypatch.setattr(JsonlReader, "_decode", interrupted_while_importing)
+    (tmp_path / "c.jsonl").write_bytes(jsonl(numbered(3)))
+    run = run_scan(tmp_path / "c.jsonl")
+    assert run.code == code and f"auditor: {word}" in run.err and "internal error" not in run.err
+    # the next run in this process starts afresh: the same error without a signal is a crash
+    monkeypatch.setattr(JsonlReader, "_decode", lambda *args: (_ for _ in ()).throw(ImportError("broken")))
+    crash = run_scan(tmp_path / "c.jsonl", traceback_ok=True)
+    assert crash.code == 4 and "internal error: ImportError: broken" in crash.err
