@@ -7,7 +7,7 @@ import pickle
 import sys
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.checkpoint import decode, encode
@@ -17,6 +17,7 @@ from auditor.models import Evidence
 TEXT = st.text(st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()))
 
 
+@settings(deadline=None)
 @given(record=TEXT, work=st.none() | TEXT)
 def test_evidence_reads_back_exactly_and_survives_pickle_and_checkpoints(
     record: str, work: str | None

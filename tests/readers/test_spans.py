@@ -137,15 +137,20 @@ def test_spans_are_handed_out_as_the_read_finds_them(tmp_path: Path, monkeypatch
     assert cutter.cut == cut_lines(path, 220)
 
 
-def test_a_read_failing_part_way_is_kept_after_the_spans_it_found(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _failing_cutter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> spans.LineCutter:
+    """A cutter of 1,800 bytes in 100-byte spans whose eleventh 64-byte read fails."""
     monkeypatch.setattr(spans, "_CHUNK", 64)
     path = tmp_path / "x.jsonl"
     path.write_bytes(b'{"n": 1}\n' * 200)
     opened = spans.open_regular
     monkeypatch.setattr(spans, "open_regular", lambda p: _FailingRead(opened(p), 10))
-    cutter = spans.LineCutter(path, 100)
+    return spans.LineCutter(path, 100)
+
+
+def test_a_read_failing_part_way_is_kept_after_the_spans_it_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cutter = _failing_cutter(tmp_path, monkeypatch)
     found = []
     with pytest.raises(OSError, match="Input/output"):
         found.extend(cutter)
@@ -243,12 +248,7 @@ def test_spans_cut_ahead_are_a_line_cutter_s_in_order(tmp_path: Path, monkeypatc
 def test_a_cut_ahead_takes_the_spans_before_a_failed_read_and_keeps_the_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(spans, "_CHUNK", 64)
-    path = tmp_path / "x.jsonl"
-    path.write_bytes(b'{"n": 1}\n' * 200)
-    opened = spans.open_regular
-    monkeypatch.setattr(spans, "open_regular", lambda p: _FailingRead(opened(p), 10))
-    cutter = spans.LineCutter(path, 100)
+    cutter = _failing_cutter(tmp_path, monkeypatch)
     found = list(spans.CutAhead({"x": cutter}).spans("x"))
     assert found and found[-1].end <= 640 and cutter.cut is None
     assert isinstance(cutter.error, OSError)
