@@ -864,6 +864,12 @@ def _resume_hint() -> str:
     return "; inputs completed so far are checkpointed: rerun the same scan with --resume to continue"
 
 
+def _stopped(terminated: bool) -> int:
+    """Say that the run was interrupted (Ctrl-C) or terminated (SIGTERM); its exit code."""
+    click.echo(f"auditor: {'terminated' if terminated else 'interrupted'}{_resume_hint()}", err=True)
+    return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the CLI and exit with the contract's codes, whatever happens."""
     _COMMAND[:] = ["auditor", *(list(argv) if argv is not None else sys.argv[1:])]
@@ -887,9 +893,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         code = EXIT_USAGE
     except (click.Abort, KeyboardInterrupt) as exc:
         # Click turns Ctrl-C (and our SIGTERM) into Abort, keeping the original as the cause.
-        terminated = isinstance(exc, _Terminated) or isinstance(exc.__cause__, _Terminated)
-        click.echo(f"auditor: {'terminated' if terminated else 'interrupted'}{_resume_hint()}", err=True)
-        code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        code = _stopped(isinstance(exc, _Terminated) or isinstance(exc.__cause__, _Terminated))
     except AuditorError as exc:
         click.echo(f"auditor: error: {exc}", err=True)
         code = exc.exit_code
@@ -911,9 +915,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             # Ctrl-C or SIGTERM that a library turned into an error of its own: numba, interrupted
             # while its extension modules load, raises "ImportError: numba._devicearray failed to
             # import". The run was interrupted, not broken.
-            terminated = _SIGNALLED[0] == EXIT_TERMINATED
-            click.echo(f"auditor: {'terminated' if terminated else 'interrupted'}{_resume_hint()}", err=True)
-            code = _SIGNALLED[0]
+            code = _stopped(_SIGNALLED[0] == EXIT_TERMINATED)
         else:  # a crash is never reported as clean or as findings
             click.echo(f"auditor: internal error: {type(exc).__name__}: {exc}", err=True)
             click.echo("".join(traceback.format_exception(exc)), err=True)
